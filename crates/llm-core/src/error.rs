@@ -203,7 +203,14 @@ struct Inner {
 impl LlmError {
     /// An error of `kind` with a human-readable `message`.
     pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
-        Self(Box::new(Inner { kind, message: message.into(), provider: None, param: None, code: None, source: None }))
+        Self(Box::new(Inner {
+            kind,
+            message: message.into(),
+            provider: None,
+            param: None,
+            code: None,
+            source: None,
+        }))
     }
 
     /// A [`ErrorKind::BadRequest`] error.

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use llm_core::{
-    ChatChunk, ChatMessage, ChatRequest, ChatResponse, ChatStream, Choice, Delta, Extra, FinishReason, LlmError,
-    LlmRequest, Provider, ProviderService, RequestContext, Usage,
+    ChatChunk, ChatMessage, ChatRequest, ChatResponse, ChatStream, Choice, Delta, Extra, FinishReason,
+    LlmError, LlmRequest, Provider, ProviderService, RequestContext, Usage,
 };
 use tower::ServiceExt;
 
@@ -74,7 +74,8 @@ async fn main() -> Result<(), LlmError> {
     println!("provider: {:?}", response.metadata.provider);
     println!("complete: {}", response.into_chat()?.text().unwrap_or_default());
 
-    let mut stream = service.oneshot(LlmRequest::chat(request.with_stream(true))).await?.into_chat_stream()?;
+    let mut stream =
+        service.oneshot(LlmRequest::chat(request.with_stream(true))).await?.into_chat_stream()?;
     print!("streamed: ");
     while let Some(chunk) = stream.next().await {
         print!("{}", chunk?.choices[0].delta.content.as_deref().unwrap_or(""));
