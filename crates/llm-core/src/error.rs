@@ -255,6 +255,21 @@ impl LlmError {
         self
     }
 
+    /// Replaces the message, keeping kind, provider, param, code and source (e.g. to redact a
+    /// secret an upstream echoed back).
+    ///
+    /// ```
+    /// use llm_core::LlmError;
+    /// let e = LlmError::bad_request("bad key sk-123").with_param("api_key");
+    /// let e = e.with_message(e.message().replace("sk-123", "[redacted]"));
+    /// assert_eq!(e.message(), "bad key [redacted]");
+    /// assert_eq!(e.param(), Some("api_key"));
+    /// ```
+    pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
+        self.0.message = message.into();
+        self
+    }
+
     /// Sets the underlying cause.
     pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
         self.0.source = Some(source.into());
