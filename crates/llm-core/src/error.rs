@@ -261,7 +261,8 @@ impl LlmError {
     /// ```
     /// use llm_core::LlmError;
     /// let e = LlmError::bad_request("bad key sk-123").with_param("api_key");
-    /// let e = e.with_message(e.message().replace("sk-123", "[redacted]"));
+    /// let redacted = e.message().replace("sk-123", "[redacted]");
+    /// let e = e.with_message(redacted);
     /// assert_eq!(e.message(), "bad key [redacted]");
     /// assert_eq!(e.param(), Some("api_key"));
     /// ```
