@@ -3,15 +3,20 @@
 //! - `ci`: everything CI checks — formatting, clippy, tests (nextest when installed), doc tests,
 //!   rustdoc warnings and `cargo deny` (bans, licenses, sources; `--advisories` adds the advisory
 //!   database, which needs the network).
+//! - `codegen-prices [--check] [PATH]`: regenerates the pricing snapshot compiled into `llm-cost`
+//!   from LiteLLM's `model_prices_and_context_window.json`.
 
 use std::process::{Command, ExitCode};
+
+mod codegen_prices;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(args.iter().any(|a| a == "--advisories")),
+        Some("codegen-prices") => codegen_prices::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask ci [--advisories]");
+            eprintln!("usage: cargo xtask ci [--advisories] | cargo xtask codegen-prices [--check] [PATH]");
             return ExitCode::from(2);
         }
     };

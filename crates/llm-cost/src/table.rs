@@ -1,0 +1,140 @@
+//! The pricing table: the built-in snapshot, user files and run-time overrides.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, LazyLock, RwLock};
+
+use crate::price::ModelPrice;
+use crate::snapshot::{BUILTIN_SNAPSHOT, PriceTableError, parse_litellm_json, parse_snapshot};
+
+type Rows = HashMap<String, Arc<ModelPrice>>;
+
+static BUILTIN: LazyLock<Arc<Rows>> = LazyLock::new(|| {
+    // The freshness test parses the same text, so this cannot fail in a released crate; an empty
+    // table (every cost "unknown") is the safe answer if it ever did.
+    let rows = parse_snapshot(BUILTIN_SNAPSHOT).unwrap_or_default();
+    Arc::new(rows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+});
+
+/// Model prices and limits by model name, shared by every clone.
+///
+/// A table is a read-only base (the built-in snapshot, or a file the user loads) plus run-time
+/// overrides that every clone sees: [`set`](Self::set) replaces one model's row while services
+/// that hold the table keep running.
+///
+/// ```
+/// use llm_cost::{ModelPrice, PriceTable};
+/// let table = PriceTable::builtin();
+/// assert!(table.get("gpt-4o").is_some());
+/// let shared = table.clone();
+/// table.set("my-finetune", ModelPrice::new("openai").with_rate("input_cost_per_token", 3e-6));
+/// assert_eq!(shared.get("my-finetune").unwrap().rate("input_cost_per_token"), Some(3e-6));
+/// ```
+#[derive(Clone)]
+pub struct PriceTable {
+    base: Arc<Rows>,
+    overrides: Arc<RwLock<Rows>>,
+}
+
+impl fmt::Debug for PriceTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PriceTable")
+            .field("models", &self.base.len())
+            .field("overrides", &self.read_overrides().len())
+            .finish()
+    }
+}
+
+impl Default for PriceTable {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+impl PriceTable {
+    /// The snapshot compiled into the crate (parsed once per process, on first use).
+    pub fn builtin() -> Self {
+        Self::with_base(Arc::clone(&BUILTIN))
+    }
+
+    /// A table with no models.
+    pub fn empty() -> Self {
+        Self::with_base(Arc::new(Rows::new()))
+    }
+
+    /// A table from the text of a LiteLLM `model_prices_and_context_window.json`.
+    pub fn from_litellm_json(text: &str) -> Result<Self, PriceTableError> {
+        let rows = parse_litellm_json(text)?;
+        Ok(Self::with_base(Arc::new(rows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())))
+    }
+
+    /// A table from a LiteLLM JSON file on disk.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Self, PriceTableError> {
+        Self::from_litellm_json(&std::fs::read_to_string(path)?)
+    }
+
+    /// A table from a snapshot made by [`generate_snapshot`](crate::generate_snapshot).
+    pub fn from_snapshot(text: &str) -> Result<Self, PriceTableError> {
+        let rows = parse_snapshot(text)?;
+        Ok(Self::with_base(Arc::new(rows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())))
+    }
+
+    fn with_base(base: Arc<Rows>) -> Self {
+        Self { base, overrides: Arc::new(RwLock::new(Rows::new())) }
+    }
+
+    /// Sets (or replaces) one model's row at run time; every clone of the table sees it.
+    pub fn set(&self, model: impl Into<String>, price: ModelPrice) {
+        self.write_overrides().insert(model.into(), Arc::new(price));
+    }
+
+    /// Adds every row of a LiteLLM JSON text as overrides (rows of the same name are replaced).
+    /// Returns how many rows were read.
+    pub fn merge_litellm_json(&self, text: &str) -> Result<usize, PriceTableError> {
+        let rows = parse_litellm_json(text)?;
+        let n = rows.len();
+        let mut overrides = self.write_overrides();
+        overrides.extend(rows.into_iter().map(|(k, v)| (k, Arc::new(v))));
+        Ok(n)
+    }
+
+    /// Removes a run-time override; returns whether there was one.
+    pub fn remove_override(&self, model: &str) -> bool {
+        self.write_overrides().remove(model).is_some()
+    }
+
+    /// The row stored under exactly `model` (overrides first). See
+    /// [`resolve`](Self::resolve) for names as users write them.
+    pub fn get(&self, model: &str) -> Option<Arc<ModelPrice>> {
+        if let Some(p) = self.read_overrides().get(model) {
+            return Some(Arc::clone(p));
+        }
+        self.base.get(model).cloned()
+    }
+
+    /// How many distinct model names the table holds.
+    pub fn len(&self) -> usize {
+        let overrides = self.read_overrides();
+        self.base.len() + overrides.keys().filter(|k| !self.base.contains_key(*k)).count()
+    }
+
+    /// Whether the table holds no model.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` with every model name (base and overrides; a name may come twice).
+    pub(crate) fn for_each_name(&self, mut f: impl FnMut(&str)) {
+        self.base.keys().for_each(|k| f(k));
+        self.read_overrides().keys().for_each(|k| f(k));
+    }
+
+    fn read_overrides(&self) -> std::sync::RwLockReadGuard<'_, Rows> {
+        self.overrides.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_overrides(&self) -> std::sync::RwLockWriteGuard<'_, Rows> {
+        self.overrides.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
