@@ -3,6 +3,9 @@
 //! - `ci`: everything CI checks — formatting, clippy, tests (nextest when installed), doc tests,
 //!   rustdoc warnings and `cargo deny` (bans, licenses, sources; `--advisories` adds the advisory
 //!   database, which needs the network).
+//!   Then every example under `examples/` runs to completion offline (provider keys removed from
+//!   the environment, so each example uses the test kit's mock upstream).
+//! - `examples`: only the examples step.
 //! - `codegen-prices [--check] [PATH]`: regenerates the pricing snapshot compiled into `llm-cost`
 //!   from LiteLLM's `model_prices_and_context_window.json`.
 
@@ -14,9 +17,12 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(args.iter().any(|a| a == "--advisories")),
+        Some("examples") => run_examples(),
         Some("codegen-prices") => codegen_prices::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask ci [--advisories] | cargo xtask codegen-prices [--check] [PATH]");
+            eprintln!(
+                "usage: cargo xtask ci [--advisories] | cargo xtask examples | cargo xtask codegen-prices [--check] [PATH]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -75,10 +81,55 @@ fn ci(advisories: bool) -> Result<(), String> {
         install.args(["install", "--locked", "cargo-deny"]);
         run("install cargo-deny", install)?;
     }
+    run_examples()?;
+
     let mut deny = cargo();
     deny.args(["deny", "--workspace", "check"]);
     if !advisories {
         deny.args(["bans", "licenses", "sources"]);
     }
     run("cargo deny", deny)
+}
+
+/// Environment variables that would make an example call a real provider.
+const PROVIDER_KEYS: &[&str] = &[
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "AZURE_API_KEY",
+    "AZURE_OPENAI_API_KEY",
+    "GROQ_API_KEY",
+    "MISTRAL_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "OPENROUTER_API_KEY",
+    "XAI_API_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+];
+
+/// Runs every `examples/*` package with `cargo run`, offline.
+fn run_examples() -> Result<(), String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut packages = Vec::new();
+    for entry in std::fs::read_dir(&root).map_err(|e| format!("{}: {e}", root.display()))? {
+        let manifest = entry.map_err(|e| e.to_string())?.path().join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
+        let name = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("name = \"").and_then(|r| r.strip_suffix('"')))
+            .ok_or_else(|| format!("{}: no package name", manifest.display()))?;
+        packages.push(name.to_owned());
+    }
+    packages.sort();
+    for package in packages {
+        let mut example = cargo();
+        example.args(["run", "--quiet", "--package", &package]);
+        for key in PROVIDER_KEYS {
+            example.env_remove(key);
+        }
+        run(&format!("example {package}"), example)?;
+    }
+    Ok(())
 }
