@@ -26,6 +26,7 @@ pub struct StreamAccumulator {
     service_tier: Option<String>,
     choices: Vec<ChoiceState>,
     usage: Option<Usage>,
+    extra: Extra,
 }
 
 #[derive(Debug, Default)]
@@ -37,6 +38,10 @@ struct ChoiceState {
     refusal: Option<String>,
     tool_calls: Vec<ToolCallState>,
     finish_reason: Option<FinishReason>,
+    /// Unmodelled delta fields (e.g. `thinking_blocks`), merged across chunks.
+    message_extra: Extra,
+    /// Unmodelled choice fields, the last value kept.
+    choice_extra: Extra,
 }
 
 #[derive(Debug, Default)]
@@ -50,6 +55,22 @@ struct ToolCallState {
 
 fn append(slot: &mut Option<String>, piece: &str) {
     slot.get_or_insert_with(String::new).push_str(piece);
+}
+
+/// Merges `from` into `into`: arrays are concatenated (streamed lists such as `thinking_blocks`
+/// arrive piece by piece), strings appended, anything else replaced by the newer value.
+fn merge_extra(into: &mut Extra, from: &Extra) {
+    for (key, value) in from {
+        match (into.get_mut(key), value) {
+            (Some(serde_json::Value::Array(old)), serde_json::Value::Array(new)) => {
+                old.extend(new.iter().cloned())
+            }
+            (Some(serde_json::Value::String(old)), serde_json::Value::String(new)) => old.push_str(new),
+            _ => {
+                into.insert(key.clone(), value.clone());
+            }
+        }
+    }
 }
 
 impl StreamAccumulator {
@@ -77,6 +98,9 @@ impl StreamAccumulator {
         }
         if let Some(u) = &chunk.usage {
             self.usage = Some(u.clone());
+        }
+        for (key, value) in &chunk.extra {
+            self.extra.insert(key.clone(), value.clone());
         }
         for c in &chunk.choices {
             let state = match self.choices.iter().position(|s| s.index == c.index) {
@@ -125,6 +149,10 @@ impl StreamAccumulator {
             if c.finish_reason.is_some() {
                 state.finish_reason.clone_from(&c.finish_reason);
             }
+            merge_extra(&mut state.message_extra, &d.extra);
+            for (key, value) in &c.extra {
+                state.choice_extra.insert(key.clone(), value.clone());
+            }
         }
     }
 
@@ -160,11 +188,11 @@ impl StreamAccumulator {
                         tool_call_id: None,
                         refusal: s.refusal,
                         reasoning_content: s.reasoning,
-                        extra: Extra::new(),
+                        extra: s.message_extra,
                     },
                     logprobs: None,
                     finish_reason: s.finish_reason,
-                    extra: Extra::new(),
+                    extra: s.choice_extra,
                 }
             })
             .collect();
@@ -178,7 +206,7 @@ impl StreamAccumulator {
             usage: self.usage,
             system_fingerprint: self.system_fingerprint,
             service_tier: self.service_tier,
-            extra: Extra::new(),
+            extra: self.extra,
         }
     }
 }
@@ -190,4 +218,35 @@ pub async fn collect_stream(mut stream: ChatStream) -> Result<ChatResponse, LlmE
         acc.push(&chunk?);
     }
     Ok(acc.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ChatChunk, Delta};
+    use serde_json::json;
+
+    #[test]
+    fn extras_are_merged_not_dropped() {
+        let mut acc = StreamAccumulator::new();
+        let mut d1 = Delta::text("a");
+        d1.extra.insert("thinking_blocks".into(), json!([{"thinking": "x"}]));
+        d1.extra.insert("note".into(), json!("he"));
+        let mut d2 = Delta::text("b");
+        d2.extra.insert("thinking_blocks".into(), json!([{"thinking": "y"}]));
+        d2.extra.insert("note".into(), json!("llo"));
+        let mut c1 = ChatChunk::new("id", "m", 1).with_delta(d1, None);
+        c1.extra.insert("provider_specific".into(), json!(1));
+        acc.push(&c1);
+        let mut c2 = ChatChunk::new("id", "m", 1).with_delta(d2, Some(FinishReason::Stop));
+        c2.choices[0].extra.insert("stop_details".into(), json!({"k": 1}));
+        acc.push(&c2);
+        let r = acc.finish();
+        let m = &r.choices[0].message;
+        assert_eq!(m.text().unwrap(), "ab");
+        assert_eq!(m.extra["thinking_blocks"], json!([{"thinking": "x"}, {"thinking": "y"}]));
+        assert_eq!(m.extra["note"], json!("hello"));
+        assert_eq!(r.choices[0].extra["stop_details"], json!({"k": 1}));
+        assert_eq!(r.extra["provider_specific"], json!(1));
+    }
 }
