@@ -73,6 +73,7 @@ pub fn replay_chunks(response: &ChatResponse, include_usage: bool) -> Vec<ChatCh
                         name: Some(call.function.name.clone()),
                         arguments: Some(call.function.arguments.clone()),
                     }),
+                    extra: call.extra.clone(),
                 }]),
                 ..Delta::default()
             };

@@ -51,6 +51,7 @@ struct ToolCallState {
     kind: Option<String>,
     name: String,
     arguments: String,
+    extra: Extra,
 }
 
 fn append(slot: &mut Option<String>, piece: &str) {
@@ -137,6 +138,9 @@ impl StreamAccumulator {
                 if tc.kind.is_some() {
                     call.kind.clone_from(&tc.kind);
                 }
+                for (key, value) in &tc.extra {
+                    call.extra.insert(key.clone(), value.clone());
+                }
                 if let Some(f) = &tc.function {
                     if let Some(name) = &f.name {
                         call.name.push_str(name);
@@ -175,7 +179,7 @@ impl StreamAccumulator {
                         id: c.id,
                         kind: c.kind.unwrap_or_else(|| "function".to_owned()),
                         function: FunctionCall { name: c.name, arguments: c.arguments },
-                        extra: Extra::new(),
+                        extra: c.extra,
                     })
                     .collect();
                 Choice {

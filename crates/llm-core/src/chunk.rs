@@ -132,6 +132,9 @@ pub struct ToolCallDelta {
     /// Name and argument text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<FunctionCallDelta>,
+    /// Other fields (e.g. Gemini's `extra_content.google.thought_signature`), kept.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// Name (first fragment) and a piece of the argument text.

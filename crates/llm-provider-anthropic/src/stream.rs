@@ -234,6 +234,7 @@ impl StreamParser {
                         name: Some(name.clone()),
                         arguments: Some(arguments.clone()),
                     }),
+                    extra: Default::default(),
                 };
                 out.push(self.chunk(Delta { tool_calls: Some(vec![delta]), ..Delta::default() }));
                 BlockKind::ToolUse { call_index, name, arguments }
@@ -287,6 +288,7 @@ impl StreamParser {
                     id: None,
                     kind: None,
                     function: Some(FunctionCallDelta { name: None, arguments: Some(fragment.to_owned()) }),
+                    extra: Default::default(),
                 };
                 out.push(self.chunk(Delta { tool_calls: Some(vec![delta]), ..Delta::default() }));
             }
@@ -306,6 +308,7 @@ impl StreamParser {
                 id: None,
                 kind: None,
                 function: Some(FunctionCallDelta { name: None, arguments: Some("{}".to_owned()) }),
+                extra: Default::default(),
             };
             out.push(self.chunk(Delta { tool_calls: Some(vec![delta]), ..Delta::default() }));
         } else if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(arguments) {

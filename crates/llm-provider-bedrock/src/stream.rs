@@ -110,6 +110,7 @@ impl StreamParser {
                             name: tool.get("name").and_then(Value::as_str).map(str::to_owned),
                             arguments: Some(String::new()),
                         }),
+                        extra: Default::default(),
                     };
                     out.push(self.tool_delta(call));
                 }
@@ -136,6 +137,7 @@ impl StreamParser {
                                 name: None,
                                 arguments: Some(fragment.to_owned()),
                             }),
+                            extra: Default::default(),
                         };
                         out.push(self.tool_delta(call));
                     }
@@ -172,6 +174,7 @@ impl StreamParser {
                         id: None,
                         kind: None,
                         function: Some(FunctionCallDelta { name: None, arguments: Some("{}".into()) }),
+                        extra: Default::default(),
                     };
                     if let Some(t) = self.tools.get_mut(&block_index) {
                         t.has_arguments = true;

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::partial_args;
 use crate::response::{
     arguments_text, candidate_blocked, is_content_filter, map_finish_reason, map_usage, prompt_blocked,
-    unix_now,
+    signature_extra, unix_now,
 };
 use crate::wire::{self, GenerateContentResponse};
 
@@ -23,6 +23,7 @@ struct PendingCall {
     id: Option<String>,
     name: String,
     args: Value,
+    signature: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -150,7 +151,7 @@ impl StreamParser {
         }
         for part in candidate.content.iter().flat_map(|c| &c.parts) {
             if let Some(call) = &part.function_call {
-                apply_function_call(state, call, &mut calls)?;
+                apply_function_call(state, call, part.thought_signature.as_deref(), &mut calls)?;
             } else if let Some(text) = part.text.as_deref().filter(|t| !t.is_empty()) {
                 let target = if part.thought { &mut delta.reasoning_content } else { &mut delta.content };
                 target.get_or_insert_with(String::new).push_str(text);
@@ -199,6 +200,7 @@ fn emit_call(
     id: Option<String>,
     name: String,
     arguments: String,
+    signature: Option<&str>,
     out: &mut Vec<ToolCallDelta>,
 ) {
     let index = state.tool_calls;
@@ -209,13 +211,14 @@ fn emit_call(
         id: Some(id.unwrap_or_else(|| format!("call_{index}"))),
         kind: Some("function".to_owned()),
         function: Some(FunctionCallDelta { name: Some(name), arguments: Some(arguments) }),
+        extra: signature_extra(signature),
     });
 }
 
 fn finish_pending(state: &mut ChoiceState, out: &mut Vec<ToolCallDelta>) {
     if let Some(p) = state.pending.take() {
         let arguments = p.args.to_string();
-        emit_call(state, p.id, p.name, arguments, out);
+        emit_call(state, p.id, p.name, arguments, p.signature.as_deref(), out);
     }
 }
 
@@ -224,24 +227,34 @@ fn finish_pending(state: &mut ChoiceState, out: &mut Vec<ToolCallDelta>) {
 fn apply_function_call(
     state: &mut ChoiceState,
     call: &wire::FunctionCall,
+    signature: Option<&str>,
     out: &mut Vec<ToolCallDelta>,
 ) -> Result<(), LlmError> {
     if let Some(name) = &call.name {
         finish_pending(state, out);
         if !call.will_continue && call.partial_args.is_empty() {
-            emit_call(state, call.id.clone(), name.clone(), arguments_text(call.args.as_ref()), out);
+            let arguments = arguments_text(call.args.as_ref());
+            emit_call(state, call.id.clone(), name.clone(), arguments, signature, out);
             return Ok(());
         }
         let args = match &call.args {
             Some(v @ Value::Object(_)) => v.clone(),
             _ => Value::Object(Map::new()),
         };
-        state.pending = Some(PendingCall { id: call.id.clone(), name: name.clone(), args });
+        state.pending = Some(PendingCall {
+            id: call.id.clone(),
+            name: name.clone(),
+            args,
+            signature: signature.map(str::to_owned),
+        });
     }
     if !call.partial_args.is_empty() {
         let pending = state.pending.as_mut().ok_or_else(|| {
             LlmError::new(ErrorKind::Decode, "Gemini streamed function-call arguments without a call name")
         })?;
+        if pending.signature.is_none() {
+            pending.signature = signature.map(str::to_owned);
+        }
         for piece in &call.partial_args {
             partial_args::apply(&mut pending.args, piece)?;
         }

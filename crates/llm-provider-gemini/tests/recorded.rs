@@ -376,3 +376,12 @@ async fn events_split_across_network_chunks_parse_the_same() {
     let (_, reference) = streamed("google-stream-no-args-tool-call.chunks.txt").await;
     assert_eq!(calls_of(&acc.finish()), calls_of(&reference));
 }
+
+/// A streamed call keeps its thought signature, so the next turn can send it back to Gemini 3.
+#[tokio::test]
+async fn streamed_tool_calls_keep_thought_signatures() {
+    let (_, res) = streamed("google-tool-call-gemini3.chunks.txt").await;
+    let call = &res.choices[0].message.tool_calls.as_ref().expect("a tool call")[0];
+    let sig = call.extra["extra_content"]["google"]["thought_signature"].as_str().expect("a signature");
+    assert!(sig.starts_with("EpEgCo4gAb4+"), "{sig}");
+}

@@ -304,6 +304,7 @@ pub fn response_to_chunk(response: ChatResponse) -> ChatChunk {
                             name: Some(c.function.name),
                             arguments: Some(c.function.arguments),
                         }),
+                        extra: c.extra,
                     })
                     .collect()
             });
