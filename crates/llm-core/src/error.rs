@@ -271,6 +271,23 @@ impl LlmError {
         self
     }
 
+    /// Replaces every occurrence of `secret` in the message with `[redacted]`, keeping everything
+    /// else. Providers call this on upstream errors, which sometimes echo the key back. Secrets
+    /// shorter than 4 bytes are left alone (they would match ordinary text).
+    ///
+    /// ```
+    /// use llm_core::LlmError;
+    /// let e = LlmError::bad_request("Incorrect API key provided: sk-abc123").redact_secret("sk-abc123");
+    /// assert_eq!(e.message(), "Incorrect API key provided: [redacted]");
+    /// ```
+    pub fn redact_secret(self, secret: &str) -> Self {
+        if secret.len() < 4 || !self.0.message.contains(secret) {
+            return self;
+        }
+        let message = self.0.message.replace(secret, "[redacted]");
+        self.with_message(message)
+    }
+
     /// Sets the underlying cause.
     pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
         self.0.source = Some(source.into());
@@ -483,6 +500,20 @@ mod tests {
         assert_eq!(retry_after_from_headers_at(&h, now), None);
         h.insert("retry-after", "1e300".parse().unwrap());
         assert_eq!(retry_after_from_headers_at(&h, now), Some(Duration::from_secs(24 * 3600)));
+    }
+
+    #[test]
+    fn redaction_keeps_everything_but_the_secret() {
+        let e = LlmError::new(ErrorKind::Authentication, "key sk-secret-1 and sk-secret-1")
+            .with_provider("openai")
+            .with_param("p")
+            .with_code("c")
+            .with_source(std::io::Error::other("io"))
+            .redact_secret("sk-secret-1");
+        assert_eq!(e.message(), "key [redacted] and [redacted]");
+        assert_eq!((e.provider(), e.param(), e.code()), (Some("openai"), Some("p"), Some("c")));
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(LlmError::internal("abc").redact_secret("ab").message(), "abc");
     }
 
     #[test]

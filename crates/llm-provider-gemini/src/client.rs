@@ -173,18 +173,10 @@ impl Gemini {
 
     /// Removes the secret from an error message, should an upstream ever echo it.
     fn redact(&self, err: LlmError) -> LlmError {
-        let Some(secret) = self.auth.as_ref().map(Auth::secret).filter(|s| s.len() >= MIN_REDACTED_LEN)
-        else {
-            return err;
-        };
-        if !err.message().contains(secret) {
-            return err;
+        match self.auth.as_ref().map(Auth::secret).filter(|s| s.len() >= MIN_REDACTED_LEN) {
+            Some(secret) => err.redact_secret(secret),
+            None => err,
         }
-        let mut clean = LlmError::new(err.kind().clone(), err.message().replace(secret, "[REDACTED]"));
-        if let Some(code) = err.code() {
-            clean = clean.with_code(code.to_owned());
-        }
-        clean
     }
 
     /// Posts `body` and returns the successful response, or the mapped error.
@@ -345,7 +337,7 @@ mod tests {
         let g = Gemini::new().with_api_key("AIzaSECRET");
         let err = g
             .redact(LlmError::new(ErrorKind::BadRequest, "bad key AIzaSECRET").with_code("INVALID_ARGUMENT"));
-        assert_eq!(err.message(), "bad key [REDACTED]");
+        assert_eq!(err.message(), "bad key [redacted]");
         assert_eq!(err.code(), Some("INVALID_ARGUMENT"));
     }
 }

@@ -430,23 +430,9 @@ impl OpenAi {
     }
 }
 
-/// `err` with every occurrence of `key` in its message replaced by `***`.
+/// `err` with every occurrence of `key` in its message replaced by `[redacted]`.
 pub(crate) fn redact(key: &ApiKey, err: LlmError) -> LlmError {
-    let message = key.redact_in(err.message().to_owned());
-    if message == err.message() {
-        return err;
-    }
-    let mut out = LlmError::new(err.kind().clone(), message);
-    if let Some(code) = err.code() {
-        out = out.with_code(code.to_owned());
-    }
-    if let Some(param) = err.param() {
-        out = out.with_param(param.to_owned());
-    }
-    if let Some(provider) = err.provider() {
-        out = out.with_provider(provider.to_owned());
-    }
-    out
+    err.redact_secret(key.expose())
 }
 
 fn is_json(response: &reqwest::Response) -> bool {

@@ -229,7 +229,7 @@ async fn keys_never_leak_into_debug_or_errors() {
     for text in [err.to_string(), format!("{err:?}"), serde_json::to_string(&err.to_openai_body()).unwrap()] {
         assert!(!text.contains("SECRET"), "{text}");
     }
-    assert!(err.message().contains("Incorrect API key provided: ***"));
+    assert!(err.message().contains("Incorrect API key provided: [redacted]"));
     assert_eq!(err.code(), Some("invalid_api_key"));
     let azure = OpenAi::azure().with_api_key("az-SECRET");
     assert!(!format!("{azure:?}").contains("SECRET"));
@@ -439,7 +439,7 @@ async fn mid_stream_error_echoing_the_key_is_redacted() {
     let items: Vec<_> = stream.collect().await;
     let err = items[0].as_ref().unwrap_err();
     assert_eq!(*err.kind(), ErrorKind::Authentication);
-    assert_eq!(err.message(), "key *** revoked");
+    assert_eq!(err.message(), "key [redacted] revoked");
     assert_eq!(err.provider(), Some("openai"));
 }
 

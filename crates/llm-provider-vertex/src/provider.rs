@@ -486,12 +486,10 @@ fn upstream_error(publisher: Publisher, status: u16, headers: &HeaderMap, body: 
 
 /// Removes a fixed access token from an error message, should an upstream ever echo it.
 fn redact(err: LlmError, auth: &TokenSource) -> LlmError {
-    let TokenSource::Fixed(secret) = auth else { return err };
-    if secret.len() < MIN_REDACTED_LEN || !err.message().contains(secret.as_str()) {
-        return err;
+    match auth {
+        TokenSource::Fixed(secret) if secret.len() >= MIN_REDACTED_LEN => err.redact_secret(secret),
+        _ => err,
     }
-    let message = err.message().replace(secret.as_str(), "[REDACTED]");
-    err.with_message(message)
 }
 
 fn transport_error(e: reqwest::Error) -> LlmError {
