@@ -55,7 +55,7 @@ pub use error::{
 };
 pub use message::{
     ChatMessage, ContentPart, FileData, FilePart, FunctionCall, ImageUrl, ImageUrlPart, InputAudio,
-    InputAudioPart, MessageContent, RefusalPart, Role, TextPart, ToolCall,
+    InputAudioPart, MessageContent, RefusalPart, Role, TextPart, ToolCall, parse_base64_data_url,
 };
 pub use model_id::{ModelId, ModelIdError};
 pub use provider::{Provider, ProviderService};

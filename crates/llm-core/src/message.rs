@@ -227,6 +227,19 @@ pub struct ImageUrl {
     pub extra: Extra,
 }
 
+/// Splits a base64 `data:` URL (`data:<media type>;base64,<data>`, as image and file parts carry
+/// them) into its media type (possibly empty) and base64 payload; `None` for any other URL.
+///
+/// ```
+/// assert_eq!(llm_core::parse_base64_data_url("data:image/png;base64,iVBOR"), Some(("image/png", "iVBOR")));
+/// assert_eq!(llm_core::parse_base64_data_url("data:text/plain,hello"), None);
+/// assert_eq!(llm_core::parse_base64_data_url("https://example.com/a.png"), None);
+/// ```
+pub fn parse_base64_data_url(url: &str) -> Option<(&str, &str)> {
+    let (meta, data) = url.strip_prefix("data:")?.split_once(',')?;
+    Some((meta.strip_suffix(";base64")?, data))
+}
+
 /// `{"type":"input_audio","input_audio":{…}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputAudioPart {

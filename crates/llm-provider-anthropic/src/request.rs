@@ -447,17 +447,9 @@ fn user_content(
     Ok(blocks)
 }
 
-/// Splits `data:<media type>;base64,<data>`.
-fn split_data_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url.strip_prefix("data:")?;
-    let (meta, data) = rest.split_once(',')?;
-    let media_type = meta.strip_suffix(";base64")?;
-    Some((media_type, data))
-}
-
 fn image_block(url: &str, i: usize) -> Result<Value, LlmError> {
     if url.starts_with("data:") {
-        let (media_type, data) = split_data_url(url)
+        let (media_type, data) = llm_core::parse_base64_data_url(url)
             .ok_or_else(|| part_error(i, "image data URLs must be `data:<type>;base64,…`"))?;
         return Ok(
             json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}),
@@ -472,7 +464,7 @@ fn image_block(url: &str, i: usize) -> Result<Value, LlmError> {
 fn file_block(part: &FilePart, i: usize, betas: &mut Betas) -> Result<Value, LlmError> {
     let file = &part.file;
     let mut block = if let Some(data) = &file.file_data {
-        let (media_type, payload) = match split_data_url(data) {
+        let (media_type, payload) = match llm_core::parse_base64_data_url(data) {
             Some((m, d)) => (m.to_owned(), d),
             None if data.starts_with("data:") => {
                 return Err(part_error(i, "file data URLs must be `data:<type>;base64,…`"));

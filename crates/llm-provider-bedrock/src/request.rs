@@ -418,14 +418,6 @@ fn tool_result_block(message: &ChatMessage, index: usize) -> Result<Value, LlmEr
     Ok(json!({"toolResult": {"toolUseId": id, "content": [content]}}))
 }
 
-/// `data:<mime>;base64,<data>` → (mime, data).
-fn parse_data_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url.strip_prefix("data:")?;
-    let (meta, data) = rest.split_once(',')?;
-    let mime = meta.strip_suffix(";base64")?;
-    Some((mime, data))
-}
-
 fn decode_base64(data: &str, param: &str) -> Result<(), LlmError> {
     // Bedrock's JSON protocol sends blobs as base64; check it is valid before sending.
     base64::engine::general_purpose::STANDARD
@@ -435,7 +427,7 @@ fn decode_base64(data: &str, param: &str) -> Result<(), LlmError> {
 }
 
 fn image_block(url: &str, param: &str) -> Result<Value, LlmError> {
-    let Some((mime, data)) = parse_data_url(url) else {
+    let Some((mime, data)) = llm_core::parse_base64_data_url(url) else {
         return Err(LlmError::bad_request(
             "Bedrock takes images as base64 data: URLs (data:image/png;base64,…), not by http URL",
         )
@@ -464,7 +456,7 @@ fn document_block(
     part: usize,
     param: &str,
 ) -> Result<Value, LlmError> {
-    let (mime, data) = match parse_data_url(data) {
+    let (mime, data) = match llm_core::parse_base64_data_url(data) {
         Some((mime, data)) => (mime, data),
         None => ("application/pdf", data),
     };

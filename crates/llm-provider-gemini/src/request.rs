@@ -286,10 +286,9 @@ fn is_remote_uri(url: &str) -> bool {
 }
 
 /// Splits `data:<mime>;base64,<data>` into its media type and base64 payload.
+/// An empty media type becomes `application/octet-stream`.
 fn parse_data_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url.strip_prefix("data:")?;
-    let (meta, data) = rest.split_once(',')?;
-    let mime = meta.strip_suffix(";base64")?;
+    let (mime, data) = llm_core::parse_base64_data_url(url)?;
     let mime = if mime.is_empty() { "application/octet-stream" } else { mime };
     Some((mime, data))
 }
