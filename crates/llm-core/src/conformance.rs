@@ -9,7 +9,8 @@
 //! - two tool calls streamed in fragments, reassembled exactly and kept apart;
 //! - error statuses mapped to the right [`ErrorKind`] (with `retry-after` on 429), a
 //!   context-window error recognised from the body, and bad JSON as [`ErrorKind::Decode`];
-//! - a stream cut off mid-way surfacing as an error item, not a silent end.
+//! - a stream cut off mid-way (connection reset), or ending cleanly before the upstream's end
+//!   marker, surfacing as an error item, not a silent end.
 //!
 //! ```no_run
 //! use llm_core::conformance::{Fixture, ToolCallScript};
@@ -302,21 +303,35 @@ pub async fn malformed_body(fixture: &dyn Fixture) {
     assert_eq!(*err.kind(), ErrorKind::Decode, "conformance (bad JSON): kind");
 }
 
-/// A stream cut off mid-way ends with an error item.
+/// A stream cut off mid-way (connection reset after two events) ends with an error item.
 pub async fn cut_stream(fixture: &dyn Fixture) {
+    assert_stream_ends_in_error(fixture, "cut stream", |r| r.cut_after(2)).await;
+}
+
+/// A stream whose body ends cleanly after two events, before the upstream's end marker, ends
+/// with an error item: a truncated answer must never pass for a complete one.
+pub async fn stream_without_end_marker(fixture: &dyn Fixture) {
+    assert_stream_ends_in_error(fixture, "stream without end marker", |r| r.end_after(2)).await;
+}
+
+async fn assert_stream_ends_in_error(
+    fixture: &dyn Fixture,
+    what: &str,
+    truncate: fn(MockResponse) -> MockResponse,
+) {
     let server = MockServer::start().await;
-    server.push(fixture.text_stream(&["Hel", "lo", "!"], &usage()).cut_after(2));
+    server.push(truncate(fixture.text_stream(&["Hel", "lo", "!"], &usage())));
     let stream = call(fixture, &server, request(fixture, true))
         .await
-        .unwrap_or_else(|e| panic!("conformance (cut stream): the head should arrive, got {e}"))
+        .unwrap_or_else(|e| panic!("conformance ({what}): the head should arrive, got {e}"))
         .into_chat_stream()
         .expect("a chat stream");
     let items: Vec<_> = tokio::time::timeout(Duration::from_secs(10), stream.collect::<Vec<_>>())
         .await
-        .expect("conformance (cut stream): the stream must end");
+        .unwrap_or_else(|_| panic!("conformance ({what}): the stream must end"));
     assert!(
         matches!(items.last(), Some(Err(_))),
-        "conformance (cut stream): the last item must be an error, got {items:?}"
+        "conformance ({what}): the last item must be an error, got {items:?}"
     );
 }
 
@@ -329,4 +344,5 @@ pub async fn run(fixture: &dyn Fixture) {
     context_window(fixture).await;
     malformed_body(fixture).await;
     cut_stream(fixture).await;
+    stream_without_end_marker(fixture).await;
 }

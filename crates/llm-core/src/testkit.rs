@@ -137,6 +137,15 @@ impl MockResponse {
         self
     }
 
+    /// For a streamed body: keeps the first `n` chunks, then ends the body cleanly (a stream that
+    /// stops before the upstream's end marker). Other bodies are unchanged.
+    pub fn end_after(mut self, n: usize) -> Self {
+        if let Body::Chunks { chunks, .. } = &mut self.body {
+            chunks.truncate(n);
+        }
+        self
+    }
+
     /// Sets the delay before every streamed chunk.
     pub fn with_chunk_interval(mut self, interval: Duration) -> Self {
         if let Body::Chunks { chunks, .. } = &mut self.body {

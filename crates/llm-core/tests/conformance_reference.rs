@@ -65,13 +65,23 @@ impl Provider for MiniOpenAi {
     async fn chat_stream(&self, request: ChatRequest, _: &RequestContext) -> Result<ChatStream, LlmError> {
         let response = self.send(&request).await?;
         let events = SseStream::new(Box::pin(response.bytes_stream()));
-        let chunks =
-            events.take_while(|e| std::future::ready(!matches!(e, Ok(e) if e.is_done()))).map(|event| {
-                match event {
-                    Ok(e) => serde_json::from_str::<ChatChunk>(&e.data).map_err(LlmError::from),
-                    Err(e) => Err(LlmError::new(ErrorKind::Transport, "stream cut").with_source(e)),
+        let chunks = futures_util::stream::unfold((events, false), |(mut events, ended)| async move {
+            if ended {
+                return None;
+            }
+            let item = match events.next().await {
+                Some(Ok(e)) if e.is_done() => return None,
+                Some(Ok(e)) => {
+                    return Some((
+                        serde_json::from_str::<ChatChunk>(&e.data).map_err(LlmError::from),
+                        (events, false),
+                    ));
                 }
-            });
+                Some(Err(e)) => LlmError::new(ErrorKind::Transport, "stream cut").with_source(e),
+                None => LlmError::new(ErrorKind::Transport, "stream ended before [DONE]"),
+            };
+            Some((Err(item), (events, true)))
+        });
         Ok(Box::pin(chunks))
     }
 }
