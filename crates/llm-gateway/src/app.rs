@@ -1,0 +1,654 @@
+//! The gateway: the service stack built from the configuration, and the HTTP application.
+
+use std::collections::{BTreeSet, HashMap};
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router as HttpRouter;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::StreamExt;
+use llm_core::{
+    BoxLlmService, Caller, ChatRequest, ChatStream, EmbeddingRequest, ErrorKind, LlmError, LlmRequest,
+    OpenAiError, OpenAiErrorBody, RequestContext, ResponseBody, ResponseMetadata, sse,
+};
+use llm_cost::{CostLayer, LookupHints, ModelPrice, PriceTable, SpendRecord, SpendSink};
+use llm_router::{Deployment, Router};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+use tower::{Layer, ServiceExt};
+
+use crate::config::GatewayConfig;
+use crate::metrics::Metrics;
+use crate::providers;
+use crate::spend::{SpendError, SpendFilter, SpendStore};
+
+/// Why a gateway could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// A deployment could not be built.
+    #[error("field `{field}`: {message}")]
+    Deployment {
+        /// The offending field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The router rejected the deployments or settings.
+    #[error("router: {0}")]
+    Router(#[from] llm_router::RouterError),
+    /// The spend store could not be opened.
+    #[error(transparent)]
+    Spend(#[from] SpendError),
+}
+
+/// Run-time options that are not in `config.yaml`.
+#[derive(Clone)]
+pub struct GatewayOptions {
+    /// The spend database, overriding `general_settings.database_url` (`:memory:` in tests).
+    pub spend_db: Option<String>,
+    /// Environment lookup for providers' default keys (e.g. `OPENAI_API_KEY`).
+    pub env: SharedEnv,
+}
+
+/// A shared environment lookup.
+pub type SharedEnv = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+impl std::fmt::Debug for GatewayOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayOptions").field("spend_db", &self.spend_db).finish_non_exhaustive()
+    }
+}
+
+impl Default for GatewayOptions {
+    /// The process environment, the database from the configuration.
+    fn default() -> Self {
+        Self { spend_db: None, env: Arc::new(|name| std::env::var(name).ok()) }
+    }
+}
+
+/// The default spend database file.
+pub const DEFAULT_SPEND_DB: &str = "llm-gateway.db";
+
+struct AppState {
+    service: BoxLlmService,
+    router: Router,
+    models: Vec<String>,
+    hints: HashMap<String, LookupHints>,
+    master_key_hash: Option<[u8; 32]>,
+    store: SpendStore,
+    metrics: Arc<Metrics>,
+    max_body: usize,
+    keepalive: Duration,
+}
+
+/// The gateway: the routed, priced, cached service stack and its HTTP endpoints.
+#[derive(Clone)]
+pub struct Gateway {
+    state: Arc<AppState>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway").field("models", &self.state.models).finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// Builds the gateway from `config`: opens the spend store (SQLite file, `:memory:`, or a
+    /// `postgres://` URL) and starts its writer.
+    pub async fn new(config: &GatewayConfig, options: GatewayOptions) -> Result<Self, GatewayError> {
+        let db = options
+            .spend_db
+            .clone()
+            .or_else(|| config.general_settings.database_url.clone())
+            .unwrap_or_else(|| DEFAULT_SPEND_DB.to_owned());
+        let store = SpendStore::open_url(&db).await?;
+        let table = PriceTable::builtin();
+        let mut builder = Router::builder().settings(config.router_settings.clone());
+        let mut per_group: HashMap<&str, usize> = HashMap::new();
+        let mut base_models: HashMap<String, BTreeSet<Option<String>>> = HashMap::new();
+        let drop_params = config.litellm_settings.drop_params;
+        for (i, entry) in config.model_list.iter().enumerate() {
+            let p = &entry.litellm_params;
+            let up = providers::build(p, drop_params, &*options.env).map_err(|message| {
+                GatewayError::Deployment { field: format!("model_list[{i}].litellm_params.model"), message }
+            })?;
+            let index = per_group.entry(&entry.model_name).or_default();
+            let id = entry.model_info.id.clone().unwrap_or_else(|| format!("{}-{index}", entry.model_name));
+            *index += 1;
+            let mut d = Deployment::new(id, up.model, up.service);
+            if let Some(v) = p.rpm {
+                d = d.with_rpm(v);
+            }
+            if let Some(v) = p.tpm {
+                d = d.with_tpm(v);
+            }
+            if let Some(v) = p.weight {
+                d = d.with_weight(v);
+            }
+            if let Some(v) = p.order {
+                d = d.with_order(v);
+            }
+            if let Some(v) = p.max_parallel_requests {
+                d = d.with_max_parallel_requests(v);
+            }
+            if let Some(t) = p.timeout.filter(|t| t.is_finite() && *t > 0.0) {
+                d = d.with_timeout(Duration::from_secs_f64(t));
+            }
+            if let Some(t) = p.stream_timeout.filter(|t| t.is_finite() && *t > 0.0) {
+                d = d.with_stream_timeout(Duration::from_secs_f64(t));
+            }
+            for tag in &p.tags {
+                d = d.with_tag(tag.clone());
+            }
+            if p.input_cost_per_token.is_some() || p.output_cost_per_token.is_some() {
+                let (input, output) =
+                    (p.input_cost_per_token.unwrap_or(0.0), p.output_cost_per_token.unwrap_or(0.0));
+                d = d.with_cost_per_token(input, output);
+                // Requests are priced by model group: the group's custom price wins over the table.
+                table.set(
+                    entry.model_name.clone(),
+                    ModelPrice::new(up.provider.clone())
+                        .with_rate("input_cost_per_token", input)
+                        .with_rate("output_cost_per_token", output),
+                );
+            }
+            base_models
+                .entry(entry.model_name.clone())
+                .or_default()
+                .insert(entry.model_info.base_model.clone());
+            builder = builder.deployment(entry.model_name.clone(), d);
+        }
+        let router = builder.build()?;
+        // A group whose deployments all name one base model is priced as that model.
+        let hints = base_models
+            .into_iter()
+            .filter_map(|(group, set)| match set.into_iter().collect::<Vec<_>>().as_slice() {
+                [Some(base)] => Some((group, LookupHints::base_model(base.clone()))),
+                _ => None,
+            })
+            .collect();
+        let inner = if config.litellm_settings.cache {
+            let params = &config.litellm_settings.cache_params;
+            if params.kind.as_deref().is_some_and(|k| k != "local") {
+                tracing::warn!(kind = ?params.kind, "only the local cache is supported; using memory");
+            }
+            let mut layer = llm_cache::CacheLayer::new();
+            if let Some(ttl) = params.ttl.filter(|t| t.is_finite() && *t > 0.0) {
+                layer = layer.with_ttl(Duration::from_secs_f64(ttl));
+            }
+            if let Some(ns) = &params.namespace {
+                layer = layer.with_namespace(ns.clone());
+            }
+            BoxLlmService::new(layer.layer(router.clone()))
+        } else {
+            BoxLlmService::new(router.clone())
+        };
+        let metrics = Arc::new(Metrics::default());
+        let sink = {
+            let log = store.sink();
+            let metrics = Arc::clone(&metrics);
+            move |r: SpendRecord| {
+                metrics.observe(&r);
+                log.record(r);
+            }
+        };
+        let service = BoxLlmService::new(CostLayer::new(table).with_sink(sink).layer(inner));
+        let master_key_hash = config.general_settings.master_key.as_deref().map(sha256);
+        if master_key_hash.is_none() {
+            tracing::warn!("no general_settings.master_key: every caller is let in");
+        }
+        let models = router.model_names().into_iter().map(str::to_owned).collect();
+        let state = AppState {
+            service,
+            router,
+            models,
+            hints,
+            master_key_hash,
+            store,
+            metrics,
+            max_body: config.max_request_bytes(),
+            keepalive: config.stream_keepalive(),
+        };
+        Ok(Self { state: Arc::new(state) })
+    }
+
+    /// The model groups served.
+    pub fn model_names(&self) -> &[String] {
+        &self.state.models
+    }
+
+    /// The spend store.
+    pub fn spend_store(&self) -> &SpendStore {
+        &self.state.store
+    }
+
+    /// The HTTP application (every route, with and without `/v1`).
+    pub fn http_router(&self) -> HttpRouter {
+        let state = Arc::clone(&self.state);
+        let api = HttpRouter::new()
+            .route("/chat/completions", post(chat))
+            .route("/embeddings", post(embeddings))
+            .route("/models", get(models))
+            .route("/messages", post(messages))
+            .route("/spend/logs", get(spend_logs))
+            .route("/spend/report", get(spend_report))
+            .route_layer(middleware::from_fn_with_state(Arc::clone(&state), auth));
+        HttpRouter::new()
+            .merge(api.clone())
+            .nest("/v1", api)
+            .route("/health/liveliness", get(|| async { "I'm alive!" }))
+            .route("/health/readiness", get(readiness))
+            .route("/metrics", get(metrics))
+            .fallback(|| async { ApiError::status(StatusCode::NOT_FOUND, "no such route", "not_found") })
+            .layer(middleware::from_fn(request_id))
+            .layer(DefaultBodyLimit::max(state.max_body))
+            .with_state(state)
+    }
+
+    /// Serves on `listener` (with `TCP_NODELAY`) until `shutdown` completes, then lets in-flight
+    /// requests finish and flushes the spend log.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, self.http_router()).with_graceful_shutdown(shutdown).await?;
+        self.state.store.flush().await;
+        Ok(())
+    }
+}
+
+fn sha256(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The request id of this request.
+#[derive(Clone)]
+struct RequestId(String);
+
+/// The hash of the caller's key, when one was presented.
+#[derive(Clone)]
+struct KeyHash(Option<String>);
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(REQUEST_ID, v);
+    }
+    resp
+}
+
+async fn auth(State(s): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).unwrap_or(v).trim())
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim))
+        .filter(|k| !k.is_empty());
+    let hash = presented.map(sha256);
+    if let Some(expected) = &s.master_key_hash {
+        match &hash {
+            None => {
+                return ApiError::auth("missing API key: send `Authorization: Bearer <key>`").into_response();
+            }
+            Some(h) if !constant_time_eq(h, expected) => {
+                return ApiError::auth("invalid API key").into_response();
+            }
+            Some(_) => {}
+        }
+    }
+    req.extensions_mut().insert(KeyHash(hash.map(|h| hex(&h))));
+    next.run(req).await
+}
+
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// An error response in OpenAI's shape.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    body: OpenAiErrorBody,
+}
+
+impl ApiError {
+    fn llm(e: &LlmError) -> Self {
+        let status = StatusCode::from_u16(e.kind().http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
+        Self { status, body: e.to_openai_body() }
+    }
+
+    fn status(status: StatusCode, message: impl Into<String>, code: &str) -> Self {
+        let kind = if status.is_server_error() { "api_error" } else { "invalid_request_error" };
+        let error = OpenAiError {
+            message: message.into(),
+            kind: kind.to_owned(),
+            param: None,
+            code: Some(code.to_owned()),
+        };
+        Self { status, body: OpenAiErrorBody { error } }
+    }
+
+    fn auth(message: &str) -> Self {
+        Self::llm(&LlmError::new(ErrorKind::Authentication, message.to_owned()))
+    }
+
+    fn rejection(r: BytesRejection) -> Self {
+        let status = r.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::status(status, "request body too large", "request_too_large")
+        } else {
+            Self::status(status, format!("cannot read the request body: {}", r.body_text()), "invalid_body")
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(self.body)).into_response()
+    }
+}
+
+/// Parses a JSON body; the error names the offending field.
+fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let bytes = body.map_err(ApiError::rejection)?;
+    let de = &mut serde_json::Deserializer::from_slice(&bytes);
+    let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let mut err = if inner.is_syntax() || inner.is_eof() {
+            LlmError::bad_request(format!("malformed JSON body: {inner}"))
+        } else if path == "." {
+            LlmError::bad_request(format!("invalid request body: {inner}"))
+        } else {
+            LlmError::bad_request(format!("invalid field `{path}`: {inner}")).with_param(path.clone())
+        };
+        if inner.is_syntax() || inner.is_eof() {
+            err = err.with_code("invalid_json");
+        }
+        ApiError::llm(&err)
+    })?;
+    Ok(value)
+}
+
+fn context(
+    s: &AppState,
+    model: &str,
+    rid: &RequestId,
+    key: &KeyHash,
+    user: Option<String>,
+    tags: Vec<String>,
+) -> RequestContext {
+    let mut ctx = RequestContext::new().with_request_id(rid.0.clone());
+    ctx.caller = Caller { key_id: key.0.clone(), user_id: user, team_id: None };
+    ctx.tags = tags;
+    if let Some(hints) = s.hints.get(model) {
+        ctx.extensions.insert(hints.clone());
+    }
+    ctx
+}
+
+/// LiteLLM's `metadata.tags`.
+fn metadata_tags(metadata: Option<&serde_json::Map<String, serde_json::Value>>) -> Vec<String> {
+    metadata
+        .and_then(|m| m.get("tags"))
+        .and_then(|t| t.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+fn response_headers(meta: &ResponseMetadata, started: Instant) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(HeaderName::from_static(name), v);
+        }
+    };
+    if let Some(d) = &meta.deployment_id {
+        put("x-llm-deployment", d.clone());
+        put("x-litellm-model-id", d.clone());
+    }
+    if let Some(cost) = meta.cost_usd {
+        put("x-llm-cost-usd", format!("{cost}"));
+        put("x-litellm-response-cost", format!("{cost}"));
+    }
+    if meta.cache_hit {
+        put("x-litellm-cache-hit", "True".into());
+    }
+    let upstream: Duration = meta.attempts.iter().map(|a| a.latency).sum();
+    let overhead = started.elapsed().saturating_sub(upstream);
+    put("x-llm-overhead-ms", format!("{:.3}", overhead.as_secs_f64() * 1000.0));
+    h
+}
+
+async fn chat(
+    State(s): State<Arc<AppState>>,
+    axum::Extension(rid): axum::Extension<RequestId>,
+    axum::Extension(key): axum::Extension<KeyHash>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let request: ChatRequest = parse(body)?;
+    let tags = metadata_tags(request.metadata.as_ref());
+    let stream = request.is_stream();
+    let ctx = context(&s, &request.model, &rid, &key, request.user.clone(), tags);
+    let mut call: PendingCall =
+        Box::pin(s.service.clone().oneshot(LlmRequest::chat(request).with_context(ctx)));
+    let resp = if stream {
+        // A stream whose first chunk is slow to come gets its headers now and keep-alive comments
+        // until then (its deployment and errors then travel in the event stream).
+        tokio::select! {
+            resp = &mut call => resp,
+            () = tokio::time::sleep(s.keepalive) => return Ok(sse_response(SseState::Waiting(call), s.keepalive)),
+        }
+    } else {
+        call.await
+    };
+    let resp = resp.map_err(|e| ApiError::llm(&e))?;
+    let headers = response_headers(&resp.metadata, started);
+    match resp.body {
+        ResponseBody::Chat(chat) => Ok((headers, axum::Json(chat)).into_response()),
+        ResponseBody::ChatStream(stream) => {
+            Ok((headers, sse_response(SseState::Streaming(stream), s.keepalive)).into_response())
+        }
+        other => Err(ApiError::llm(&LlmError::internal(format!("unexpected response {other:?}")))),
+    }
+}
+
+type PendingCall = std::pin::Pin<Box<dyn Future<Output = Result<llm_core::LlmResponse, LlmError>> + Send>>;
+
+enum SseState {
+    Waiting(PendingCall),
+    Streaming(ChatStream),
+    Done,
+}
+
+const KEEPALIVE_FRAME: &[u8] = b": keep-alive\n\n";
+
+async fn next_frame(state: SseState, keepalive: Duration) -> Option<(Result<Bytes, Infallible>, SseState)> {
+    let mut stream = match state {
+        SseState::Done => return None,
+        SseState::Streaming(stream) => stream,
+        SseState::Waiting(mut call) => match tokio::time::timeout(keepalive, &mut call).await {
+            Err(_) => return Some((Ok(Bytes::from_static(KEEPALIVE_FRAME)), SseState::Waiting(call))),
+            Ok(Err(e)) => return Some((Ok(error_frame(&e)), SseState::Done)),
+            Ok(Ok(resp)) => match resp.into_chat_stream() {
+                Ok(stream) => stream,
+                Err(e) => return Some((Ok(error_frame(&e)), SseState::Done)),
+            },
+        },
+    };
+    let frame = match stream.next().await {
+        Some(Ok(chunk)) => match sse::encode_json(&chunk) {
+            Ok(bytes) => return Some((Ok(bytes), SseState::Streaming(stream))),
+            Err(e) => error_frame(&LlmError::internal(format!("cannot encode a chunk: {e}"))),
+        },
+        Some(Err(e)) => error_frame(&e),
+        None => Bytes::from_static(sse::DONE_FRAME),
+    };
+    Some((Ok(frame), SseState::Done))
+}
+
+fn sse_response(state: SseState, keepalive: Duration) -> Response {
+    let frames = futures_util::stream::unfold(state, move |state| next_frame(state, keepalive));
+    let mut resp = Response::new(Body::from_stream(frames));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
+    resp
+}
+
+fn error_frame(e: &LlmError) -> Bytes {
+    sse::encode_json(&e.to_openai_body()).unwrap_or_else(|_| Bytes::from_static(b"data: {\"error\":{}}\n\n"))
+}
+
+async fn embeddings(
+    State(s): State<Arc<AppState>>,
+    axum::Extension(rid): axum::Extension<RequestId>,
+    axum::Extension(key): axum::Extension<KeyHash>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let request: EmbeddingRequest = parse(body)?;
+    let ctx = context(&s, &request.model, &rid, &key, request.user.clone(), Vec::new());
+    let resp = s.service.clone().oneshot(LlmRequest::embedding(request).with_context(ctx)).await;
+    let resp = resp.map_err(|e| ApiError::llm(&e))?;
+    let headers = response_headers(&resp.metadata, started);
+    let body = resp.into_embedding().map_err(|e| ApiError::llm(&e))?;
+    Ok((headers, axum::Json(body)).into_response())
+}
+
+/// An Anthropic-shaped error response.
+fn anthropic_error(e: &LlmError) -> Response {
+    let status = StatusCode::from_u16(e.kind().http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    (status, axum::Json(crate::messages::error_body(e))).into_response()
+}
+
+async fn messages(
+    State(s): State<Arc<AppState>>,
+    axum::Extension(rid): axum::Extension<RequestId>,
+    axum::Extension(key): axum::Extension<KeyHash>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let value: serde_json::Value = match parse(body) {
+        Ok(v) => v,
+        Err(e) => {
+            let err = LlmError::bad_request(e.body.error.message);
+            let mut resp = anthropic_error(&err);
+            *resp.status_mut() = e.status;
+            return resp;
+        }
+    };
+    let request = match crate::messages::to_chat_request(&value) {
+        Ok(r) => r,
+        Err(e) => return anthropic_error(&e),
+    };
+    let model = request.model.clone();
+    let tags = metadata_tags(request.metadata.as_ref());
+    let ctx = context(&s, &request.model, &rid, &key, request.user.clone(), tags);
+    let resp = match s.service.clone().oneshot(LlmRequest::chat(request).with_context(ctx)).await {
+        Ok(r) => r,
+        Err(e) => return anthropic_error(&e),
+    };
+    let headers = response_headers(&resp.metadata, started);
+    match resp.body {
+        ResponseBody::Chat(chat) => {
+            let chat = serde_json::to_value(&chat).unwrap_or_default();
+            (headers, axum::Json(crate::messages::to_messages_response(&chat, &model))).into_response()
+        }
+        ResponseBody::ChatStream(stream) => {
+            let mut resp = Response::new(Body::from_stream(crate::messages::event_stream(stream, model)));
+            resp.headers_mut().extend(headers);
+            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            resp
+        }
+        other => anthropic_error(&LlmError::internal(format!("unexpected response {other:?}"))),
+    }
+}
+
+async fn models(State(s): State<Arc<AppState>>) -> Response {
+    let data: Vec<_> = s
+        .models
+        .iter()
+        .map(|m| serde_json::json!({"id": m, "object": "model", "created": 0, "owned_by": "llm-gateway"}))
+        .collect();
+    axum::Json(serde_json::json!({"object": "list", "data": data})).into_response()
+}
+
+async fn readiness(State(s): State<Arc<AppState>>) -> Response {
+    let ping = tokio::time::timeout(Duration::from_secs(2), s.store.ping()).await;
+    let (status, db) = match ping {
+        Ok(Ok(())) => (StatusCode::OK, "connected".to_owned()),
+        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "timed out".to_owned()),
+    };
+    let healthy = if status == StatusCode::OK { "healthy" } else { "unhealthy" };
+    let body = serde_json::json!({"status": healthy, "db": db, "models": s.models.len()});
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics(State(s): State<Arc<AppState>>) -> Response {
+    let mut text = s.metrics.render();
+    text.push_str("# HELP llm_deployment_cooldown Whether a deployment is cooling down.\n");
+    text.push_str("# TYPE llm_deployment_cooldown gauge\n");
+    for model in &s.models {
+        for d in s.router.status(model).unwrap_or_default() {
+            let cooling = u8::from(d.cooldown_remaining.is_some());
+            text.push_str(&format!(
+                "llm_deployment_cooldown{{model_group=\"{}\",deployment=\"{}\"}} {cooling}\n",
+                model.replace('"', "\\\""),
+                d.id.replace('"', "\\\"")
+            ));
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+async fn spend_logs(
+    State(s): State<Arc<AppState>>,
+    Query(filter): Query<SpendFilter>,
+) -> Result<Response, ApiError> {
+    let rows = s.store.logs(filter).await.map_err(|e| ApiError::llm(&LlmError::internal(e.to_string())))?;
+    Ok(axum::Json(rows).into_response())
+}
+
+async fn spend_report(
+    State(s): State<Arc<AppState>>,
+    Query(filter): Query<SpendFilter>,
+) -> Result<Response, ApiError> {
+    let rows = s.store.report(filter).await.map_err(|e| ApiError::llm(&LlmError::internal(e.to_string())))?;
+    Ok(axum::Json(rows).into_response())
+}

@@ -1,0 +1,94 @@
+//! The `llm-gateway` binary: `llm-gateway --config config.yaml --port 4000`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use llm_gateway::config::GatewayConfig;
+use llm_gateway::{Gateway, GatewayOptions};
+
+/// An OpenAI-compatible LLM gateway configured with LiteLLM's config.yaml.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The configuration file (LiteLLM proxy format).
+    #[arg(long, env = "LLM_GATEWAY_CONFIG", default_value = "config.yaml")]
+    config: PathBuf,
+    /// The port to listen on.
+    #[arg(long, env = "LLM_GATEWAY_PORT", default_value_t = 4000)]
+    port: u16,
+    /// The address to listen on.
+    #[arg(long, env = "LLM_GATEWAY_HOST", default_value = "0.0.0.0")]
+    host: String,
+    /// The spend database (SQLite path or `:memory:`), overriding `general_settings.database_url`.
+    #[arg(long, env = "LLM_GATEWAY_DB")]
+    db: Option<String>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("llm-gateway: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("llm-gateway: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let config = GatewayConfig::load(&args.config, &|name| std::env::var(name).ok())?;
+    for key in &config.ignored_keys {
+        tracing::warn!(key, "unknown configuration key ignored");
+    }
+    let options = GatewayOptions { spend_db: args.db.clone(), ..GatewayOptions::default() };
+    let gateway =
+        Gateway::new(&config, options).await.map_err(|e| format!("{}: {e}", args.config.display()))?;
+    let addr: SocketAddr = format!("{}:{}", args.host, args.port)
+        .parse()
+        .map_err(|e| format!("invalid --host/--port `{}:{}`: {e}", args.host, args.port))?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, models = ?gateway.model_names(), "llm-gateway listening");
+    // Tests and supervisors read this line to find the port.
+    println!("listening on {}", listener.local_addr()?);
+    gateway.serve(listener, shutdown_signal()).await?;
+    tracing::info!("llm-gateway stopped; spend log flushed");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

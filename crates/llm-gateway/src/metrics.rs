@@ -1,0 +1,148 @@
+//! Prometheus counters, fed by the same spend records as the spend log.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+
+use llm_cost::SpendRecord;
+
+/// Latency histogram bounds, seconds.
+const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+#[derive(Default)]
+struct Series {
+    requests: u64,
+    failures: u64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    cached_tokens: u64,
+    cache_hits: u64,
+    spend_usd: f64,
+    latency_buckets: [u64; BUCKETS.len()],
+    latency_sum: f64,
+}
+
+/// Counters by (model group, deployment, key hash).
+#[derive(Default)]
+pub(crate) struct Metrics {
+    series: Mutex<BTreeMap<(String, String, String), Series>>,
+}
+
+impl Metrics {
+    pub(crate) fn observe(&self, r: &SpendRecord) {
+        let key = (
+            r.model.clone(),
+            r.deployment.clone().unwrap_or_default(),
+            r.caller.key_id.as_deref().map(|k| k.chars().take(12).collect()).unwrap_or_default(),
+        );
+        let mut map = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        let s = map.entry(key).or_default();
+        s.requests += 1;
+        if !r.status.is_success() {
+            s.failures += 1;
+        }
+        if let Some(u) = &r.usage {
+            s.prompt_tokens += u.prompt_tokens;
+            s.completion_tokens += u.completion_tokens;
+            s.cached_tokens += u.cached_tokens();
+        }
+        if r.cache_hit {
+            s.cache_hits += 1;
+        }
+        if let Ok(c) = &r.cost {
+            s.spend_usd += c.usd;
+        }
+        let secs = r.latency.as_secs_f64();
+        s.latency_sum += secs;
+        for (bound, count) in BUCKETS.iter().zip(s.latency_buckets.iter_mut()) {
+            if secs <= *bound {
+                *count += 1;
+            }
+        }
+    }
+
+    /// Prometheus text exposition format.
+    pub(crate) fn render(&self) -> String {
+        let map = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::new();
+        type Get = fn(&Series) -> f64;
+        let counters: [(&str, &str, Get); 7] = [
+            ("llm_requests_total", "Requests, by model group, deployment and key.", |s| s.requests as f64),
+            ("llm_failures_total", "Failed requests.", |s| s.failures as f64),
+            ("llm_input_tokens_total", "Prompt tokens.", |s| s.prompt_tokens as f64),
+            ("llm_output_tokens_total", "Completion tokens.", |s| s.completion_tokens as f64),
+            ("llm_cached_tokens_total", "Cached prompt tokens.", |s| s.cached_tokens as f64),
+            ("llm_cache_hits_total", "Responses served from the cache.", |s| s.cache_hits as f64),
+            ("llm_spend_usd_total", "Spend in US dollars.", |s| s.spend_usd),
+        ];
+        for (name, help, get) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for ((model, dep, key), s) in map.iter() {
+                let _ = writeln!(out, "{name}{{{}}} {}", labels(model, dep, key), get(s));
+            }
+        }
+        let name = "llm_request_latency_seconds";
+        let _ = writeln!(out, "# HELP {name} Request latency.\n# TYPE {name} histogram");
+        for ((model, dep, key), s) in map.iter() {
+            let l = labels(model, dep, key);
+            for (bound, count) in BUCKETS.iter().zip(s.latency_buckets.iter()) {
+                let _ = writeln!(out, "{name}_bucket{{{l},le=\"{bound}\"}} {count}");
+            }
+            let _ = writeln!(out, "{name}_bucket{{{l},le=\"+Inf\"}} {}", s.requests);
+            let _ = writeln!(out, "{name}_sum{{{l}}} {}", s.latency_sum);
+            let _ = writeln!(out, "{name}_count{{{l}}} {}", s.requests);
+        }
+        out
+    }
+}
+
+fn labels(model: &str, deployment: &str, key: &str) -> String {
+    format!("model_group=\"{}\",deployment=\"{}\",key=\"{}\"", escape(model), escape(deployment), escape(key))
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use llm_core::{Caller, ErrorKind, Usage};
+    use llm_cost::{CostUnknown, SpendStatus};
+
+    use super::*;
+
+    #[test]
+    fn counts_and_renders() {
+        let m = Metrics::default();
+        let mut r = SpendRecord {
+            request_id: None,
+            model: "g\"x".into(),
+            provider: None,
+            deployment: Some("d".into()),
+            caller: Caller::default(),
+            tags: vec![],
+            usage: Some(Usage::new(7, 3)),
+            cost: Err(CostUnknown::NoUsage),
+            latency: Duration::from_millis(30),
+            status: SpendStatus::Success,
+            started_at: SystemTime::now(),
+            stream: false,
+            cache_hit: false,
+        };
+        m.observe(&r);
+        r.status = SpendStatus::Failed(ErrorKind::Timeout);
+        m.observe(&r);
+        let text = m.render();
+        let l = r#"model_group="g\"x",deployment="d",key="""#;
+        assert!(text.contains(&format!("llm_requests_total{{{l}}} 2")), "{text}");
+        assert!(text.contains(&format!("llm_failures_total{{{l}}} 1")), "{text}");
+        assert!(text.contains(&format!("llm_input_tokens_total{{{l}}} 14")), "{text}");
+        assert!(text.contains(&format!("llm_request_latency_seconds_bucket{{{l},le=\"0.05\"}} 2")), "{text}");
+        assert!(
+            text.contains(&format!("llm_request_latency_seconds_bucket{{{l},le=\"0.025\"}} 0")),
+            "{text}"
+        );
+    }
+}
