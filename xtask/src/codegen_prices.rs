@@ -12,7 +12,7 @@ const SOURCE: &str = "pricing/model_prices_and_context_window.json";
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let check = args.iter().any(|a| a == "--check");
-    let root = workspace_root();
+    let root = crate::workspace_root();
     let source = match args.iter().find(|a| !a.starts_with("--")) {
         Some(path) => PathBuf::from(path),
         None => test_data_dir(&root)?.join(SOURCE),
@@ -32,11 +32,6 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     std::fs::write(&target, &snapshot).map_err(|e| format!("cannot write {}: {e}", target.display()))?;
     eprintln!("wrote {SNAPSHOT} ({} bytes) from {}", snapshot.len(), source.display());
     Ok(())
-}
-
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(Path::to_path_buf).unwrap_or_else(|| manifest.to_path_buf())
 }
 
 fn test_data_dir(root: &Path) -> Result<PathBuf, String> {

@@ -5,6 +5,8 @@
 //!   database, which needs the network).
 //!   Then every example under `examples/` runs to completion offline (provider keys removed from
 //!   the environment, so each example uses the test kit's mock upstream).
+//!   Then the `llm` facade's feature checks (`crates/llm/check-features.sh`: with `anthropic` alone
+//!   no other provider crate is compiled; every feature builds alone).
 //! - `examples`: only the examples step.
 //! - `codegen-prices [--check] [PATH]`: regenerates the pricing snapshot compiled into `llm-cost`
 //!   from LiteLLM's `model_prices_and_context_window.json`.
@@ -83,6 +85,10 @@ fn ci(advisories: bool) -> Result<(), String> {
     }
     run_examples()?;
 
+    let mut features = Command::new("bash");
+    features.arg(workspace_root().join("crates/llm/check-features.sh"));
+    run("llm facade features", features)?;
+
     let mut deny = cargo();
     deny.args(["deny", "--workspace", "check"]);
     if !advisories {
@@ -107,11 +113,16 @@ const PROVIDER_KEYS: &[&str] = &[
     "AWS_ACCESS_KEY_ID",
     "AWS_BEARER_TOKEN_BEDROCK",
     "GOOGLE_APPLICATION_CREDENTIALS",
+    "LLM_MODEL",
 ];
+
+pub(crate) fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
 
 /// Runs every `examples/*` package with `cargo run`, offline.
 fn run_examples() -> Result<(), String> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let root = workspace_root().join("examples");
     let mut packages = Vec::new();
     for entry in std::fs::read_dir(&root).map_err(|e| format!("{}: {e}", root.display()))? {
         let manifest = entry.map_err(|e| e.to_string())?.path().join("Cargo.toml");
