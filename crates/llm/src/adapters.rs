@@ -16,6 +16,8 @@ pub(crate) fn build(backend: Backend, settings: &Settings) -> Result<BoxLlmServi
         Backend::Azure => azure(settings),
         Backend::Anthropic => anthropic(settings),
         Backend::Gemini => gemini(settings),
+        Backend::Bedrock => bedrock(settings),
+        Backend::Vertex => vertex(settings),
     }
 }
 
@@ -137,13 +139,7 @@ fn anthropic(settings: &Settings) -> Result<BoxLlmService, LlmError> {
     }
     if let Some(timeout) = settings.timeout {
         // The adapter has no timeout of its own: limit connecting and every read.
-        let http = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .connect_timeout(timeout.min(std::time::Duration::from_secs(10)))
-            .read_timeout(timeout)
-            .build()
-            .map_err(|e| LlmError::internal(format!("building the HTTP client: {e}")))?;
-        provider = provider.with_http_client(http);
+        provider = provider.with_http_client(http_client_with_timeout(timeout)?);
     }
     Ok(provider.into_service())
 }
@@ -178,6 +174,72 @@ fn gemini(settings: &Settings) -> Result<BoxLlmService, LlmError> {
 #[cfg(not(feature = "gemini"))]
 fn gemini(_: &Settings) -> Result<BoxLlmService, LlmError> {
     Err(not_compiled(Backend::Gemini))
+}
+
+/// An HTTP client that bounds connecting and every read by `timeout`, for adapters without a
+/// timeout setting of their own.
+#[cfg(any(feature = "anthropic", feature = "bedrock"))]
+fn http_client_with_timeout(timeout: std::time::Duration) -> Result<reqwest::Client, LlmError> {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .connect_timeout(timeout.min(std::time::Duration::from_secs(10)))
+        .read_timeout(timeout)
+        .build()
+        .map_err(|e| LlmError::internal(format!("building the HTTP client: {e}")))
+}
+
+const BEDROCK_KEY_VARS: &[&str] = &["AWS_BEARER_TOKEN_BEDROCK", "AWS_ACCESS_KEY_ID"];
+
+/// Bedrock: `api_key("bedrock", …)` is a Bedrock API key (bearer); else the AWS variables
+/// (`AWS_BEARER_TOKEN_BEDROCK`, or `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`,
+/// `AWS_REGION`); `base_url("bedrock", …)` replaces the regional endpoint.
+#[cfg(feature = "bedrock")]
+fn bedrock(settings: &Settings) -> Result<BoxLlmService, LlmError> {
+    use llm_provider_bedrock::{Bedrock, BedrockConfig};
+    let mut config = BedrockConfig::from_lookup(|n| (settings.env)(n));
+    if let Some(key) = settings.api_key("bedrock") {
+        config = config.with_api_key(key);
+    }
+    if config.auth().is_none() {
+        return Err(missing_key("bedrock", BEDROCK_KEY_VARS));
+    }
+    if let Some(url) = settings.base_url("bedrock") {
+        config = config.with_endpoint(url);
+    }
+    let mut provider = Bedrock::new(config)?;
+    if let Some(timeout) = settings.timeout {
+        provider = provider.with_client(http_client_with_timeout(timeout)?);
+    }
+    Ok(provider.into_service())
+}
+
+#[cfg(not(feature = "bedrock"))]
+fn bedrock(_: &Settings) -> Result<BoxLlmService, LlmError> {
+    Err(not_compiled(Backend::Bedrock))
+}
+
+/// Vertex AI: `api_key("vertex_ai", …)` is an OAuth access token; else the service-account key
+/// named by `GOOGLE_APPLICATION_CREDENTIALS`; the project from `VERTEXAI_PROJECT`.
+#[cfg(feature = "vertex")]
+fn vertex(settings: &Settings) -> Result<BoxLlmService, LlmError> {
+    use llm_provider_vertex::Vertex;
+    let mut provider = Vertex::from_lookup(|n| (settings.env)(n))
+        .map_err(|e| LlmError::new(ErrorKind::Authentication, e.to_string()).with_provider("vertex_ai"))?;
+    if let Some(token) = settings.api_key("vertex_ai").or_else(|| settings.api_key("vertex")) {
+        provider = provider.with_access_token(token);
+    }
+    if let Some(url) = settings.base_url("vertex_ai").or_else(|| settings.base_url("vertex")) {
+        provider = provider.with_base_url(url);
+    }
+    if let Some(timeout) = settings.timeout {
+        provider = provider.with_timeout(timeout);
+    }
+    Ok(provider.with_drop_params(settings.drop_params).into_service())
+}
+
+#[cfg(not(feature = "vertex"))]
+fn vertex(_: &Settings) -> Result<BoxLlmService, LlmError> {
+    Err(not_compiled(Backend::Vertex))
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@
 //! | `openai` | yes | [`openai`] (`llm-provider-openai`): `openai/`, `azure/` and every OpenAI-compatible vendor (`groq/`, `mistral/`, `deepseek/`, `together_ai/`, `fireworks_ai/`, `openrouter/`, `xai/`, `perplexity/`, `deepinfra/`, `cerebras/`, `vllm/`, `hosted_vllm/`, `lm_studio/`, `ollama/`) |
 //! | `anthropic` | no | [`anthropic`] (`llm-provider-anthropic`): `anthropic/` |
 //! | `gemini` | no | [`gemini`] (`llm-provider-gemini`): `gemini/`, alias `google/` |
+//! | `bedrock` | no | [`bedrock`] (`llm-provider-bedrock`): `bedrock/` (Converse API) |
+//! | `vertex` | no | [`vertex`] (`llm-provider-vertex`): `vertex_ai/`, alias `vertex/` (Gemini and Claude on Vertex) |
 //! | `router` | no | [`router`] (`llm-router`): deployments, load balancing, retries, cooldowns and fallbacks; a [`Client`] is a service a deployment can use |
 //! | `cost` | no | [`cost`] (`llm-cost`): the price table, per-call cost (`CostLayer`), spend records and budgets |
 //! | `tiktoken` | no | exact OpenAI token counts in [`cost`] (implies `cost`; embeds BPE vocabularies) |
@@ -58,6 +60,8 @@
 //! | `azure` | `AZURE_API_KEY`, `AZURE_OPENAI_API_KEY` (or `AZURE_AD_TOKEN`) | `AZURE_API_BASE`, `AZURE_OPENAI_ENDPOINT` (+ `AZURE_API_VERSION`) |
 //! | `anthropic` | `ANTHROPIC_API_KEY` | `ANTHROPIC_API_BASE`, `ANTHROPIC_BASE_URL` |
 //! | `gemini` / `google` | `GEMINI_API_KEY`, `GOOGLE_API_KEY` | `GEMINI_API_BASE` |
+//! | `bedrock` | `AWS_BEARER_TOKEN_BEDROCK`, or `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`); region `AWS_REGION` | the regional endpoint |
+//! | `vertex_ai` | an access token in code, or the key file named by `GOOGLE_APPLICATION_CREDENTIALS`; project `VERTEXAI_PROJECT`, location `VERTEXAI_LOCATION` | the regional endpoint |
 //! | vendors | the vendor table's variables, e.g. `GROQ_API_KEY`, `MISTRAL_API_KEY` | e.g. `GROQ_API_BASE` |
 //!
 //! [`ClientBuilder::api_key`] and [`ClientBuilder::base_url`] win over the environment. A
@@ -113,7 +117,11 @@ pub use llm_router as router;
 
 #[cfg(feature = "anthropic")]
 pub use llm_provider_anthropic as anthropic;
+#[cfg(feature = "bedrock")]
+pub use llm_provider_bedrock as bedrock;
 #[cfg(feature = "gemini")]
 pub use llm_provider_gemini as gemini;
 #[cfg(feature = "openai")]
 pub use llm_provider_openai as openai;
+#[cfg(feature = "vertex")]
+pub use llm_provider_vertex as vertex;

@@ -13,6 +13,10 @@ pub(crate) enum Backend {
     Anthropic,
     /// Google Gemini.
     Gemini,
+    /// AWS Bedrock.
+    Bedrock,
+    /// Vertex AI.
+    Vertex,
 }
 
 impl Backend {
@@ -23,16 +27,29 @@ impl Backend {
             Backend::Azure => "azure",
             Backend::Anthropic => "anthropic",
             Backend::Gemini => "gemini",
+            Backend::Bedrock => "bedrock",
+            Backend::Vertex => "vertex_ai",
         }
     }
 
     /// The cargo feature of this crate that compiles the backend in.
-    #[cfg_attr(all(feature = "openai", feature = "anthropic", feature = "gemini"), allow(dead_code))]
+    #[cfg_attr(
+        all(
+            feature = "openai",
+            feature = "anthropic",
+            feature = "gemini",
+            feature = "bedrock",
+            feature = "vertex"
+        ),
+        allow(dead_code)
+    )]
     pub(crate) fn feature(self) -> &'static str {
         match self {
             Backend::OpenAiCompatible(_) | Backend::Azure => "openai",
             Backend::Anthropic => "anthropic",
             Backend::Gemini => "gemini",
+            Backend::Bedrock => "bedrock",
+            Backend::Vertex => "vertex",
         }
     }
 }
@@ -57,19 +74,21 @@ pub(crate) const OPENAI_VENDOR_NAMES: &[&str] = &[
     "ollama",
 ];
 
-/// The backend for a provider prefix (`google` is an alias of `gemini`).
+/// The backend for a provider prefix (`google` is an alias of `gemini`, `vertex` of `vertex_ai`).
 pub(crate) fn backend_for(provider: &str) -> Option<Backend> {
     match provider {
         "azure" => Some(Backend::Azure),
         "anthropic" => Some(Backend::Anthropic),
         "gemini" | "google" => Some(Backend::Gemini),
+        "bedrock" => Some(Backend::Bedrock),
+        "vertex_ai" | "vertex" => Some(Backend::Vertex),
         other => OPENAI_VENDOR_NAMES.iter().find(|n| **n == other).map(|n| Backend::OpenAiCompatible(n)),
     }
 }
 
 /// Every provider prefix the client understands, for error messages and docs.
 pub fn known_providers() -> Vec<&'static str> {
-    let mut names = vec!["azure", "anthropic", "gemini", "google"];
+    let mut names = vec!["azure", "anthropic", "gemini", "google", "bedrock", "vertex_ai", "vertex"];
     names.extend_from_slice(OPENAI_VENDOR_NAMES);
     names.sort_unstable();
     names
@@ -145,6 +164,13 @@ mod tests {
         let err = resolve("nope/x").unwrap_err();
         assert!(err.message().contains("unknown provider `nope`") && err.message().contains("groq"), "{err}");
         assert!(resolve("").is_err() && resolve("a b").is_err());
+        let t = resolve("bedrock/us.anthropic.claude-3-5-sonnet-20241022-v2:0").unwrap();
+        assert_eq!(
+            (t.backend, t.model.as_str()),
+            (Backend::Bedrock, "bedrock/us.anthropic.claude-3-5-sonnet-20241022-v2:0")
+        );
+        let t = resolve("vertex/gemini-2.5-pro").unwrap();
+        assert_eq!((t.backend, t.model.as_str()), (Backend::Vertex, "vertex_ai/gemini-2.5-pro"));
     }
 
     #[cfg(feature = "openai")]

@@ -477,6 +477,91 @@ mod gemini {
     }
 }
 
+#[cfg(feature = "bedrock")]
+mod bedrock {
+    use llm_core::testkit::{MockResponse, MockServer};
+    use serde_json::json;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn bedrock_prefix_with_an_api_key_and_endpoint() {
+        let mock = MockServer::start().await;
+        mock.set_default(MockResponse::json(
+            200,
+            json!({"output": {"message": {"role": "assistant", "content": [{"text": "Hello from Bedrock"}]}},
+                   "stopReason": "end_turn", "usage": {"inputTokens": 3, "outputTokens": 2, "totalTokens": 5}}),
+        ));
+        let client = builder(&[("AWS_REGION", "us-east-1"), ("AWS_BEARER_TOKEN_BEDROCK", "br-env")])
+            .base_url("bedrock", mock.url())
+            .build()
+            .unwrap();
+        let answer = client.chat("bedrock/us.anthropic.claude-3-5-haiku-20241022-v1:0", hi()).await.unwrap();
+        assert_eq!(answer.text().unwrap(), "Hello from Bedrock");
+        let req = &mock.requests()[0];
+        assert_eq!(req.path, "/model/us.anthropic.claude-3-5-haiku-20241022-v1%3A0/converse");
+        assert_eq!(req.header("authorization"), Some("Bearer br-env"));
+        // Code wins over the environment.
+        let client = builder(&[("AWS_REGION", "us-east-1"), ("AWS_BEARER_TOKEN_BEDROCK", "br-env")])
+            .api_key("bedrock", "br-code")
+            .base_url("bedrock", mock.url())
+            .build()
+            .unwrap();
+        client.chat("bedrock/amazon.nova-lite-v1:0", hi()).await.unwrap();
+        assert_eq!(mock.requests().last().unwrap().header("authorization"), Some("Bearer br-code"));
+        let err = builder(&[("AWS_REGION", "us-east-1")])
+            .build()
+            .unwrap()
+            .chat("bedrock/x", hi())
+            .await
+            .unwrap_err();
+        assert_eq!(*err.kind(), ErrorKind::Authentication);
+        assert!(err.message().contains("AWS_BEARER_TOKEN_BEDROCK"), "{err}");
+    }
+}
+
+#[cfg(feature = "vertex")]
+mod vertex {
+    use llm_core::testkit::{MockResponse, MockServer};
+    use serde_json::json;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn vertex_prefix_with_an_access_token() {
+        let mock = MockServer::start().await;
+        mock.set_default(MockResponse::json(
+            200,
+            json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "Hello from Vertex"}]},
+                "finishReason": "STOP", "index": 0}],
+                "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5}}),
+        ));
+        let client = builder(&[("VERTEXAI_PROJECT", "proj-1"), ("VERTEXAI_LOCATION", "europe-west4")])
+            .api_key("vertex_ai", "ya29.token")
+            .base_url("vertex_ai", mock.url())
+            .build()
+            .unwrap();
+        for model in ["vertex_ai/gemini-2.5-flash", "vertex/gemini-2.5-flash"] {
+            let answer = client.chat(model, hi()).await.unwrap();
+            assert_eq!(answer.text().unwrap(), "Hello from Vertex");
+        }
+        for req in mock.requests() {
+            assert_eq!(
+                req.path,
+                "/v1/projects/proj-1/locations/europe-west4/publishers/google/models/gemini-2.5-flash:generateContent"
+            );
+            assert_eq!(req.header("authorization"), Some("Bearer ya29.token"));
+        }
+    }
+}
+
+#[cfg(not(feature = "bedrock"))]
+#[tokio::test]
+async fn bedrock_not_compiled_names_the_feature() {
+    let err = builder(&[]).build().unwrap().chat("bedrock/amazon.nova-lite-v1:0", hi()).await.unwrap_err();
+    assert!(err.message().contains("provider `bedrock` needs the `bedrock` feature"), "{err}");
+}
+
 #[tokio::test]
 async fn unknown_prefix_lists_the_known_ones() {
     let err = builder(&[]).build().unwrap().chat("acme/model-1", hi()).await.unwrap_err();
