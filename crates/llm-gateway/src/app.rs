@@ -19,7 +19,7 @@ use llm_core::{
     BoxLlmService, Caller, ChatRequest, ChatStream, EmbeddingRequest, ErrorKind, LlmError, LlmRequest,
     OpenAiError, OpenAiErrorBody, RequestContext, ResponseBody, ResponseMetadata, sse,
 };
-use llm_cost::{CostLayer, LookupHints, ModelPrice, PriceTable, SpendRecord, SpendSink};
+use llm_cost::{BudgetLayer, CostLayer, LookupHints, ModelPrice, PriceTable, SpendRecord, SpendSink};
 use llm_router::{Deployment, Router};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -28,6 +28,8 @@ use tokio::time::Instant;
 use tower::{Layer, ServiceExt};
 
 use crate::config::GatewayConfig;
+use crate::keys::limits::Admission;
+use crate::keys::{Access, KeyRecord, KeyStore, Refusal};
 use crate::metrics::Metrics;
 use crate::providers;
 use crate::spend::{SpendError, SpendFilter, SpendStore};
@@ -49,6 +51,9 @@ pub enum GatewayError {
     /// The spend store could not be opened.
     #[error(transparent)]
     Spend(#[from] SpendError),
+    /// The key store could not be opened.
+    #[error("key store: {0}")]
+    Keys(String),
 }
 
 /// Run-time options that are not in `config.yaml`.
@@ -86,6 +91,7 @@ struct AppState {
     hints: HashMap<String, LookupHints>,
     master_key_hash: Option<[u8; 32]>,
     store: SpendStore,
+    access: Arc<Access>,
     metrics: Arc<Metrics>,
     max_body: usize,
     keepalive: Duration,
@@ -113,6 +119,23 @@ impl Gateway {
             .or_else(|| config.general_settings.database_url.clone())
             .unwrap_or_else(|| DEFAULT_SPEND_DB.to_owned());
         let store = SpendStore::open_url(&db).await?;
+        let keys = KeyStore::open_url(&db).await.map_err(|e| GatewayError::Keys(e.to_string()))?;
+        let mut access = Access::new(keys);
+        if let Some(url) = &config.redis_url {
+            match crate::keys::shared::SharedRpm::connect(url).await {
+                Ok(shared) => {
+                    let fallbacks = Arc::clone(&access.redis_fallbacks);
+                    access.budgets = Arc::new(crate::keys::shared_budget::SharedBudgets::new(
+                        shared.connection(),
+                        fallbacks,
+                    ));
+                    access.shared = Some(shared);
+                }
+                Err(e) => tracing::warn!(error = %e, "redis unreachable: rate limits are this gateway's own"),
+            }
+        }
+        let access = Arc::new(access);
+        access.load_budgets().await.map_err(GatewayError::Keys)?;
         let table = PriceTable::builtin();
         let mut builder = Router::builder().settings(config.router_settings.clone());
         let mut per_group: HashMap<&str, usize> = HashMap::new();
@@ -194,12 +217,19 @@ impl Gateway {
         } else {
             BoxLlmService::new(router.clone())
         };
+        // Budgets of key, user and team are reserved before the call and settled after it.
+        let budgets: Arc<dyn llm_cost::BudgetStore> = access.budgets.clone();
+        let inner = BoxLlmService::new(BudgetLayer::with_shared_store(budgets, table.clone()).layer(inner));
         let metrics = Arc::new(Metrics::default());
         let sink = {
             let log = store.sink();
             let metrics = Arc::clone(&metrics);
+            let access = Arc::clone(&access);
             move |r: SpendRecord| {
                 metrics.observe(&r);
+                if let Some(u) = &r.usage {
+                    access.record_tokens(&r.caller, u.prompt_tokens.saturating_add(u.completion_tokens));
+                }
                 log.record(r);
             }
         };
@@ -216,6 +246,7 @@ impl Gateway {
             hints,
             master_key_hash,
             store,
+            access,
             metrics,
             max_body: config.max_request_bytes(),
             keepalive: config.stream_keepalive(),
@@ -241,12 +272,16 @@ impl Gateway {
             .route("/embeddings", post(embeddings))
             .route("/models", get(models))
             .route("/messages", post(messages))
+            .route_layer(middleware::from_fn_with_state(Arc::clone(&state), auth));
+        let admin = crate::keys::admin::routes(Arc::clone(&state.access))
             .route("/spend/logs", get(spend_logs))
             .route("/spend/report", get(spend_report))
+            .route_layer(middleware::from_fn(admin_only))
             .route_layer(middleware::from_fn_with_state(Arc::clone(&state), auth));
         HttpRouter::new()
             .merge(api.clone())
             .nest("/v1", api)
+            .merge(admin)
             .route("/health/liveliness", get(|| async { "I'm alive!" }))
             .route("/health/readiness", get(readiness))
             .route("/metrics", get(metrics))
@@ -285,9 +320,16 @@ fn hex(bytes: &[u8]) -> String {
 #[derive(Clone)]
 struct RequestId(String);
 
-/// The hash of the caller's key, when one was presented.
+/// Who is calling.
 #[derive(Clone)]
-struct KeyHash(Option<String>);
+enum Principal {
+    /// No master key is configured: everyone is let in (hash of the presented key, if any).
+    Open(Option<String>),
+    /// The master key (its hash).
+    Master(String),
+    /// A valid virtual key.
+    Key(Arc<KeyRecord>),
+}
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -316,19 +358,83 @@ async fn auth(State(s): State<Arc<AppState>>, mut req: Request, next: Next) -> R
         .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim))
         .filter(|k| !k.is_empty());
     let hash = presented.map(sha256);
-    if let Some(expected) = &s.master_key_hash {
-        match &hash {
-            None => {
-                return ApiError::auth("missing API key: send `Authorization: Bearer <key>`").into_response();
+    let principal = match (&s.master_key_hash, hash) {
+        (None, hash) => Principal::Open(hash.map(|h| hex(&h))),
+        (Some(_), None) => {
+            s.metrics.refuse("missing_key");
+            return ApiError::auth("missing API key: send `Authorization: Bearer <key>`").into_response();
+        }
+        (Some(expected), Some(h)) if constant_time_eq(&h, expected) => Principal::Master(hex(&h)),
+        (Some(_), Some(h)) => match s.access.authenticate(&hex(&h)).await {
+            Ok(key) => Principal::Key(key),
+            Err(refusal) => return s.refuse(refusal).into_response(),
+        },
+    };
+    req.extensions_mut().insert(principal);
+    next.run(req).await
+}
+
+/// Lets only the master key (or anyone, without a master key) through.
+async fn admin_only(req: Request, next: Next) -> Response {
+    match req.extensions().get::<Principal>() {
+        Some(Principal::Master(_) | Principal::Open(_)) => next.run(req).await,
+        _ => ApiError::llm(&LlmError::new(ErrorKind::PermissionDenied, "this route needs the master key"))
+            .into_response(),
+    }
+}
+
+impl AppState {
+    /// Counts a refusal and turns it into a response.
+    fn refuse(&self, refusal: Refusal) -> ApiError {
+        self.metrics.refuse(refusal.reason);
+        ApiError::llm(&refusal.error)
+    }
+
+    /// Admits a call of `model`: the caller for spend rows and budgets, and (for virtual keys)
+    /// the admission to hold until the response is done.
+    async fn admit(
+        &self,
+        principal: &Principal,
+        model: &str,
+        user: Option<String>,
+    ) -> Result<(Caller, Option<Admission>), LlmError> {
+        match principal {
+            Principal::Open(hash) => {
+                Ok((Caller { key_id: hash.clone(), user_id: user, team_id: None }, None))
             }
-            Some(h) if !constant_time_eq(h, expected) => {
-                return ApiError::auth("invalid API key").into_response();
+            Principal::Master(hash) => {
+                Ok((Caller { key_id: Some(hash.clone()), user_id: user, team_id: None }, None))
             }
-            Some(_) => {}
+            Principal::Key(key) => match self.access.admit(key, model).await {
+                Ok((mut caller, admission)) => {
+                    caller.user_id = caller.user_id.or(user);
+                    Ok((caller, Some(admission)))
+                }
+                Err(refusal) => {
+                    self.metrics.refuse(refusal.reason);
+                    Err(refusal.error)
+                }
+            },
         }
     }
-    req.extensions_mut().insert(KeyHash(hash.map(|h| hex(&h))));
-    next.run(req).await
+
+    /// An error from the service stack, counted when it is a budget refusal.
+    fn failed(&self, e: &LlmError) {
+        if e.kind() == &ErrorKind::BudgetExceeded {
+            self.metrics.refuse("budget");
+        }
+    }
+}
+
+/// Keeps `admission` (parallel-request slots) until the response body is done.
+fn hold(resp: Response, admission: Option<Admission>) -> Response {
+    let Some(admission) = admission else { return resp };
+    let (parts, body) = resp.into_parts();
+    let stream = body.into_data_stream().map(move |chunk| {
+        let _held = &admission;
+        chunk
+    });
+    Response::from_parts(parts, Body::from_stream(stream))
 }
 
 fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
@@ -340,12 +446,13 @@ fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
 struct ApiError {
     status: StatusCode,
     body: OpenAiErrorBody,
+    retry_after: Option<Duration>,
 }
 
 impl ApiError {
     fn llm(e: &LlmError) -> Self {
         let status = StatusCode::from_u16(e.kind().http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
-        Self { status, body: e.to_openai_body() }
+        Self { status, body: e.to_openai_body(), retry_after: e.retry_after() }
     }
 
     fn status(status: StatusCode, message: impl Into<String>, code: &str) -> Self {
@@ -356,7 +463,7 @@ impl ApiError {
             param: None,
             code: Some(code.to_owned()),
         };
-        Self { status, body: OpenAiErrorBody { error } }
+        Self { status, body: OpenAiErrorBody { error }, retry_after: None }
     }
 
     fn auth(message: &str) -> Self {
@@ -375,7 +482,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body)).into_response()
+        let mut resp = (self.status, axum::Json(self.body)).into_response();
+        if let Some(after) = self.retry_after {
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
     }
 }
 
@@ -401,16 +513,9 @@ fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, 
     Ok(value)
 }
 
-fn context(
-    s: &AppState,
-    model: &str,
-    rid: &RequestId,
-    key: &KeyHash,
-    user: Option<String>,
-    tags: Vec<String>,
-) -> RequestContext {
+fn context(s: &AppState, model: &str, rid: &RequestId, caller: Caller, tags: Vec<String>) -> RequestContext {
     let mut ctx = RequestContext::new().with_request_id(rid.0.clone());
-    ctx.caller = Caller { key_id: key.0.clone(), user_id: user, team_id: None };
+    ctx.caller = caller;
     ctx.tags = tags;
     if let Some(hints) = s.hints.get(model) {
         ctx.extensions.insert(hints.clone());
@@ -454,14 +559,16 @@ fn response_headers(meta: &ResponseMetadata, started: Instant) -> HeaderMap {
 async fn chat(
     State(s): State<Arc<AppState>>,
     axum::Extension(rid): axum::Extension<RequestId>,
-    axum::Extension(key): axum::Extension<KeyHash>,
+    axum::Extension(principal): axum::Extension<Principal>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let request: ChatRequest = parse(body)?;
     let tags = metadata_tags(request.metadata.as_ref());
     let stream = request.is_stream();
-    let ctx = context(&s, &request.model, &rid, &key, request.user.clone(), tags);
+    let (caller, admission) =
+        s.admit(&principal, &request.model, request.user.clone()).await.map_err(|e| ApiError::llm(&e))?;
+    let ctx = context(&s, &request.model, &rid, caller, tags);
     let mut call: PendingCall =
         Box::pin(s.service.clone().oneshot(LlmRequest::chat(request).with_context(ctx)));
     let resp = if stream {
@@ -469,18 +576,24 @@ async fn chat(
         // until then (its deployment and errors then travel in the event stream).
         tokio::select! {
             resp = &mut call => resp,
-            () = tokio::time::sleep(s.keepalive) => return Ok(sse_response(SseState::Waiting(call), s.keepalive)),
+            () = tokio::time::sleep(s.keepalive) => {
+                return Ok(hold(sse_response(SseState::Waiting(call), s.keepalive), admission));
+            }
         }
     } else {
         call.await
     };
-    let resp = resp.map_err(|e| ApiError::llm(&e))?;
+    let resp = resp.map_err(|e| {
+        s.failed(&e);
+        ApiError::llm(&e)
+    })?;
     let headers = response_headers(&resp.metadata, started);
     match resp.body {
         ResponseBody::Chat(chat) => Ok((headers, axum::Json(chat)).into_response()),
-        ResponseBody::ChatStream(stream) => {
-            Ok((headers, sse_response(SseState::Streaming(stream), s.keepalive)).into_response())
-        }
+        ResponseBody::ChatStream(stream) => Ok(hold(
+            (headers, sse_response(SseState::Streaming(stream), s.keepalive)).into_response(),
+            admission,
+        )),
         other => Err(ApiError::llm(&LlmError::internal(format!("unexpected response {other:?}")))),
     }
 }
@@ -536,14 +649,19 @@ fn error_frame(e: &LlmError) -> Bytes {
 async fn embeddings(
     State(s): State<Arc<AppState>>,
     axum::Extension(rid): axum::Extension<RequestId>,
-    axum::Extension(key): axum::Extension<KeyHash>,
+    axum::Extension(principal): axum::Extension<Principal>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let request: EmbeddingRequest = parse(body)?;
-    let ctx = context(&s, &request.model, &rid, &key, request.user.clone(), Vec::new());
+    let (caller, _admission) =
+        s.admit(&principal, &request.model, request.user.clone()).await.map_err(|e| ApiError::llm(&e))?;
+    let ctx = context(&s, &request.model, &rid, caller, Vec::new());
     let resp = s.service.clone().oneshot(LlmRequest::embedding(request).with_context(ctx)).await;
-    let resp = resp.map_err(|e| ApiError::llm(&e))?;
+    let resp = resp.map_err(|e| {
+        s.failed(&e);
+        ApiError::llm(&e)
+    })?;
     let headers = response_headers(&resp.metadata, started);
     let body = resp.into_embedding().map_err(|e| ApiError::llm(&e))?;
     Ok((headers, axum::Json(body)).into_response())
@@ -558,7 +676,7 @@ fn anthropic_error(e: &LlmError) -> Response {
 async fn messages(
     State(s): State<Arc<AppState>>,
     axum::Extension(rid): axum::Extension<RequestId>,
-    axum::Extension(key): axum::Extension<KeyHash>,
+    axum::Extension(principal): axum::Extension<Principal>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
@@ -577,10 +695,17 @@ async fn messages(
     };
     let model = request.model.clone();
     let tags = metadata_tags(request.metadata.as_ref());
-    let ctx = context(&s, &request.model, &rid, &key, request.user.clone(), tags);
+    let (caller, admission) = match s.admit(&principal, &request.model, request.user.clone()).await {
+        Ok(a) => a,
+        Err(e) => return anthropic_error(&e),
+    };
+    let ctx = context(&s, &request.model, &rid, caller, tags);
     let resp = match s.service.clone().oneshot(LlmRequest::chat(request).with_context(ctx)).await {
         Ok(r) => r,
-        Err(e) => return anthropic_error(&e),
+        Err(e) => {
+            s.failed(&e);
+            return anthropic_error(&e);
+        }
     };
     let headers = response_headers(&resp.metadata, started);
     match resp.body {
@@ -593,7 +718,7 @@ async fn messages(
             resp.headers_mut().extend(headers);
             resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            resp
+            hold(resp, admission)
         }
         other => anthropic_error(&LlmError::internal(format!("unexpected response {other:?}"))),
     }
@@ -622,6 +747,14 @@ async fn readiness(State(s): State<Arc<AppState>>) -> Response {
 
 async fn metrics(State(s): State<Arc<AppState>>) -> Response {
     let mut text = s.metrics.render();
+    let shared = u8::from(s.access.shared.is_some());
+    let fallbacks = s.access.redis_fallbacks.load(std::sync::atomic::Ordering::Relaxed);
+    text.push_str(&format!(
+        "# HELP llm_gateway_shared_limits Whether rate limits are shared through Redis.\n\
+         # TYPE llm_gateway_shared_limits gauge\nllm_gateway_shared_limits {shared}\n\
+         # HELP llm_gateway_redis_fallback_total Requests limited locally because Redis was unreachable.\n\
+         # TYPE llm_gateway_redis_fallback_total counter\nllm_gateway_redis_fallback_total {fallbacks}\n"
+    ));
     text.push_str("# HELP llm_deployment_cooldown Whether a deployment is cooling down.\n");
     text.push_str("# TYPE llm_deployment_cooldown gauge\n");
     for model in &s.models {

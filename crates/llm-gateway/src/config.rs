@@ -67,7 +67,7 @@ pub enum ConfigError {
 }
 
 /// The whole `config.yaml`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct GatewayConfig {
     /// Deployments, grouped by `model_name`.
@@ -81,6 +81,24 @@ pub struct GatewayConfig {
     /// Unknown keys that were ignored (paths), for a warning at start.
     #[serde(skip)]
     pub ignored_keys: Vec<String>,
+    /// The Redis that shares rate-limit counters between replicas (a secret: it may hold a
+    /// password): `general_settings.redis_url`, else `router_settings.redis_url`, else built from
+    /// `router_settings.redis_host`/`redis_port`/`redis_password` (LiteLLM's names).
+    #[serde(skip)]
+    pub redis_url: Option<String>,
+}
+
+impl fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("model_list", &self.model_list)
+            .field("router_settings", &self.router_settings)
+            .field("litellm_settings", &self.litellm_settings)
+            .field("general_settings", &self.general_settings)
+            .field("ignored_keys", &self.ignored_keys)
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// One `model_list` entry: a deployment of the model group `model_name`.
@@ -202,6 +220,8 @@ pub struct GeneralSettings {
     pub database_url: Option<String>,
     /// Largest accepted request body, in MB (LiteLLM's name). Default 16.
     pub max_request_size_mb: Option<f64>,
+    /// The Redis shared by replicas for rate limits (`redis://host:port/db`, a secret).
+    pub redis_url: Option<String>,
     /// Our own key: seconds without a first streamed token before the gateway sends the
     /// response head and SSE keep-alive comments (then every as many seconds). Default 5.
     pub stream_keepalive_seconds: Option<f64>,
@@ -212,6 +232,7 @@ impl fmt::Debug for GeneralSettings {
         f.debug_struct("GeneralSettings")
             .field("master_key", &self.master_key.as_ref().map(|_| "<redacted>"))
             .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
             .field("max_request_size_mb", &self.max_request_size_mb)
             .field("stream_keepalive_seconds", &self.stream_keepalive_seconds)
             .finish()
@@ -248,6 +269,7 @@ impl GatewayConfig {
         config.ignored_keys = ignored;
         config.apply_litellm_defaults(text);
         config.resolve_env(file, env)?;
+        config.redis_url = config.find_redis(text, file, env)?;
         config.validate(file)?;
         Ok(config)
     }
@@ -263,6 +285,35 @@ impl GatewayConfig {
         if let Some(t) = self.litellm_settings.request_timeout.filter(|_| !has("timeout")) {
             self.router_settings.timeout = Some(t);
         }
+    }
+
+    /// The Redis URL from `general_settings` or LiteLLM's `router_settings` names.
+    fn find_redis(&self, text: &str, file: &str, env: EnvLookup<'_>) -> Result<Option<String>, ConfigError> {
+        if let Some(url) = &self.general_settings.redis_url {
+            return Ok(Some(url.clone()));
+        }
+        let raw: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).unwrap_or_default();
+        let get = |name: &str| -> Result<Option<String>, ConfigError> {
+            let value = raw.get("router_settings").and_then(|r| r.get(name));
+            let Some(mut v) = value.and_then(|v| match v {
+                serde_yaml_ng::Value::String(s) => Some(s.clone()),
+                serde_yaml_ng::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }) else {
+                return Ok(None);
+            };
+            resolve_str(&mut v, &format!("router_settings.{name}"), file, env)?;
+            Ok(Some(v))
+        };
+        if let Some(url) = get("redis_url")? {
+            return Ok(Some(url));
+        }
+        let Some(host) = get("redis_host")? else { return Ok(None) };
+        let port = get("redis_port")?.unwrap_or_else(|| "6379".into());
+        Ok(Some(match get("redis_password")? {
+            Some(password) => format!("redis://:{password}@{host}:{port}"),
+            None => format!("redis://{host}:{port}"),
+        }))
     }
 
     fn resolve_env(&mut self, file: &str, env: EnvLookup<'_>) -> Result<(), ConfigError> {
@@ -281,7 +332,11 @@ impl GatewayConfig {
             }
         }
         let g = &mut self.general_settings;
-        for (name, value) in [("master_key", &mut g.master_key), ("database_url", &mut g.database_url)] {
+        for (name, value) in [
+            ("master_key", &mut g.master_key),
+            ("database_url", &mut g.database_url),
+            ("redis_url", &mut g.redis_url),
+        ] {
             if let Some(v) = value {
                 resolve_str(v, &format!("general_settings.{name}"), file, env)?;
             }
@@ -426,6 +481,22 @@ general_settings:
                 c.ignored_keys
             );
         }
+    }
+
+    #[test]
+    fn redis_from_litellm_router_settings() {
+        let c = parse(
+            "router_settings: {redis_host: os.environ/AZURE_API_BASE, redis_port: 6380, redis_password: pw}",
+        )
+        .unwrap();
+        assert_eq!(c.redis_url.as_deref(), Some("redis://:pw@https://eu.example:6380"));
+        let c = parse("general_settings: {redis_url: 'redis://r:1/0'}\nrouter_settings: {redis_host: x}")
+            .unwrap();
+        assert_eq!(c.redis_url.as_deref(), Some("redis://r:1/0"));
+        assert!(!format!("{:?}", c.general_settings).contains("redis://"));
+        let c = parse("router_settings: {redis_host: h, redis_password: hunter2}").unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(parse("").unwrap().redis_url.is_none());
     }
 
     #[test]

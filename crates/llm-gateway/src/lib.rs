@@ -13,8 +13,20 @@
 //! | `POST /messages` | Anthropic's Messages API (streamed or not), routed to any model group |
 //! | `GET /models` | the model groups, OpenAI's list shape |
 //! | `GET /spend/logs`, `GET /spend/report` | spend rows; totals by day × model/key/team/tag |
+//! | `POST /key/generate`, `/key/update`, `/key/delete`, `/key/regenerate`, `/key/block`, `/key/unblock`; `GET /key/info`, `/key/list` | virtual keys (master key only) |
+//! | `POST /team/new`, `/team/update`, `/team/delete`; `GET /team/info`, `/team/list`; `POST /user/new`; `GET /user/info` | teams and users (master key only) |
 //! | `GET /health/liveliness`, `GET /health/readiness` | health (no auth) |
 //! | `GET /metrics` | Prometheus counters (no auth) |
+//!
+//! Access control: with `general_settings.master_key` set, callers present the master key or a
+//! virtual key. Keys are stored only as SHA-256 hashes (with teams and users, in the spend
+//! database: SQLite or PostgreSQL). Every LLM call checks the key (401), its and its team's
+//! models (403), key/user/team budgets reserved before the call with `llm-cost`'s `BudgetLayer`
+//! (400 `budget_exceeded`) and rpm/tpm/parallel limits per key and team (429 + `retry-after`);
+//! refusals are counted in `llm_gateway_refusals_total{reason}`. With `general_settings.redis_url`
+//! (or LiteLLM's `router_settings.redis_host`/`redis_port`/`redis_password`), requests per minute
+//! and budgets are shared by every replica through atomic Redis scripts; when Redis cannot be
+//! reached each gateway falls back to its own counters (`llm_gateway_redis_fallback_total`).
 //!
 //! Responses carry `x-request-id`, `x-llm-deployment` (`x-litellm-model-id`), `x-llm-cost-usd`
 //! (`x-litellm-response-cost`) and `x-llm-overhead-ms`.
@@ -32,6 +44,7 @@
 
 mod app;
 pub mod config;
+mod keys;
 mod messages;
 mod metrics;
 mod providers;

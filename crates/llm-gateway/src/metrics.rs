@@ -26,9 +26,16 @@ struct Series {
 #[derive(Default)]
 pub(crate) struct Metrics {
     series: Mutex<BTreeMap<(String, String, String), Series>>,
+    refusals: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
+    /// Counts a request refused by access control (`invalid_key`, `model_not_allowed`,
+    /// `rpm_limit`, `budget`, …).
+    pub(crate) fn refuse(&self, reason: &'static str) {
+        *self.refusals.lock().unwrap_or_else(|p| p.into_inner()).entry(reason).or_default() += 1;
+    }
+
     pub(crate) fn observe(&self, r: &SpendRecord) {
         let key = (
             r.model.clone(),
@@ -63,8 +70,16 @@ impl Metrics {
 
     /// Prometheus text exposition format.
     pub(crate) fn render(&self) -> String {
-        let map = self.series.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
+        let name = "llm_gateway_refusals_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Requests refused by access control, by reason.\n# TYPE {name} counter"
+        );
+        for (reason, n) in self.refusals.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {n}");
+        }
+        let map = self.series.lock().unwrap_or_else(|p| p.into_inner());
         type Get = fn(&Series) -> f64;
         let counters: [(&str, &str, Get); 7] = [
             ("llm_requests_total", "Requests, by model group, deployment and key.", |s| s.requests as f64),
@@ -134,7 +149,10 @@ mod tests {
         m.observe(&r);
         r.status = SpendStatus::Failed(ErrorKind::Timeout);
         m.observe(&r);
+        m.refuse("rpm_limit");
+        m.refuse("rpm_limit");
         let text = m.render();
+        assert!(text.contains("llm_gateway_refusals_total{reason=\"rpm_limit\"} 2"), "{text}");
         let l = r#"model_group="g\"x",deployment="d",key="""#;
         assert!(text.contains(&format!("llm_requests_total{{{l}}} 2")), "{text}");
         assert!(text.contains(&format!("llm_failures_total{{{l}}} 1")), "{text}");

@@ -1,0 +1,238 @@
+//! Budgets shared by every replica through Redis: each scope's budget is a hash (`max`,
+//! `window_ms`, `start_ms`, `spent`, `reserved`, in nano-dollars) and reserving checks and books
+//! every scope in one Lua script, so concurrent calls on any replica never together pass a
+//! budget. When Redis cannot be reached, reservations fall back to this replica's in-memory store
+//! (which is kept in step with budget changes), logged and counted.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use llm_cost::{
+    Budget, BudgetError, BudgetScope, BudgetStatus, BudgetStore, InMemoryBudgetStore, NanoUsd, Reservation,
+};
+use redis::aio::ConnectionManager;
+
+const TIMEOUT: Duration = Duration::from_secs(1);
+const PREFIX: &str = "llm-gateway:budget:";
+/// Reservation ids at or above this were made in Redis.
+const SHARED_ID: u64 = 1 << 63;
+
+/// KEYS: scope hashes. ARGV: amount. Rolls expired windows, then books `amount` in every scope
+/// that has a budget, or none. Returns `{0, booked flags...}` or `{index, max, spent, reserved}`.
+const RESERVE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local amount = tonumber(ARGV[1])
+local booked = {0}
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    local w = tonumber(redis.call('HGET', key, 'window_ms') or '0')
+    local start = tonumber(redis.call('HGET', key, 'start_ms') or '0')
+    if w > 0 and now >= start + w then
+      local periods = math.floor((now - start) / w)
+      redis.call('HSET', key, 'start_ms', start + periods * w, 'spent', 0)
+    end
+    local max = tonumber(redis.call('HGET', key, 'max'))
+    local spent = tonumber(redis.call('HGET', key, 'spent') or '0')
+    local reserved = tonumber(redis.call('HGET', key, 'reserved') or '0')
+    if spent + reserved + amount > max then
+      return {i, tostring(max), spent, reserved}
+    end
+    booked[i + 1] = 1
+  else
+    booked[i + 1] = 0
+  end
+end
+for i, key in ipairs(KEYS) do
+  if booked[i + 1] == 1 then redis.call('HINCRBY', key, 'reserved', amount) end
+end
+return booked
+";
+
+/// Budgets in Redis, with an in-memory fallback.
+pub(crate) struct SharedBudgets {
+    connection: ConnectionManager,
+    local: InMemoryBudgetStore,
+    next_id: AtomicU64,
+    fallbacks: Arc<AtomicU64>,
+}
+
+impl SharedBudgets {
+    /// Budgets on `connection`; `fallbacks` counts calls served by the local store instead.
+    pub(crate) fn new(connection: ConnectionManager, fallbacks: Arc<AtomicU64>) -> Self {
+        Self { connection, local: InMemoryBudgetStore::new(), next_id: AtomicU64::new(SHARED_ID), fallbacks }
+    }
+
+    async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, String> {
+        let mut c = self.connection.clone();
+        match tokio::time::timeout(TIMEOUT, cmd.query_async::<T>(&mut c)).await {
+            Err(_) => Err("timed out".into()),
+            Ok(r) => r.map_err(|e| format!("{:?}", e.kind())),
+        }
+    }
+
+    fn fell_back(&self, e: &str) {
+        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(error = %e, "shared budgets unavailable: using this gateway's own");
+    }
+}
+
+fn key(scope: &BudgetScope) -> String {
+    match scope {
+        BudgetScope::Key(k) => format!("{PREFIX}key:{k}"),
+        BudgetScope::User(u) => format!("{PREFIX}user:{u}"),
+        BudgetScope::Team(t) => format!("{PREFIX}team:{t}"),
+    }
+}
+
+fn ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+#[async_trait]
+impl BudgetStore for SharedBudgets {
+    async fn set_budget(
+        &self,
+        scope: BudgetScope,
+        budget: Budget,
+        now: SystemTime,
+    ) -> Result<(), BudgetError> {
+        self.local.set_budget(scope.clone(), budget, now).await?;
+        let window = budget.window.map(|w| w.period().as_millis() as u64).unwrap_or(0);
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(key(&scope)).arg("max").arg(budget.max.0).arg("window_ms").arg(window);
+        // A window already running is kept (other replicas set the same budget at start).
+        let mut start = redis::cmd("HSETNX");
+        start.arg(key(&scope)).arg("start_ms").arg(ms(now));
+        if let Err(e) = self.run::<()>(cmd).await {
+            self.fell_back(&e);
+        } else if let Err(e) = self.run::<()>(start).await {
+            self.fell_back(&e);
+        }
+        Ok(())
+    }
+
+    async fn reserve(
+        &self,
+        scopes: &[BudgetScope],
+        amount: NanoUsd,
+        now: SystemTime,
+    ) -> Result<Reservation, BudgetError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(RESERVE).arg(scopes.len());
+        for s in scopes {
+            cmd.arg(key(s));
+        }
+        cmd.arg(amount.0);
+        match self.run::<Vec<redis::Value>>(cmd).await {
+            Ok(reply) => {
+                let num = |v: Option<&redis::Value>| -> u64 {
+                    match v {
+                        Some(redis::Value::Int(i)) => u64::try_from(*i).unwrap_or(0),
+                        Some(redis::Value::BulkString(b)) => {
+                            std::str::from_utf8(b).ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0)
+                                as u64
+                        }
+                        _ => 0,
+                    }
+                };
+                let first = num(reply.first());
+                if first > 0 {
+                    let scope =
+                        scopes.get(first as usize - 1).cloned().unwrap_or(BudgetScope::Key(String::new()));
+                    return Err(BudgetError::Exceeded {
+                        scope,
+                        max: NanoUsd(num(reply.get(1))),
+                        spent: NanoUsd(num(reply.get(2))),
+                        reserved: NanoUsd(num(reply.get(3))),
+                        requested: amount,
+                    });
+                }
+                let booked = scopes
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| num(reply.get(i + 1)) == 1)
+                    .map(|(_, s)| s.clone())
+                    .collect();
+                let id = self.next_id.fetch_add(1, Ordering::Relaxed) | SHARED_ID;
+                Ok(Reservation { id, scopes: booked, amount })
+            }
+            Err(e) => {
+                self.fell_back(&e);
+                self.local.reserve(scopes, amount, now).await
+            }
+        }
+    }
+
+    async fn settle(
+        &self,
+        reservation: Reservation,
+        actual: NanoUsd,
+        now: SystemTime,
+    ) -> Result<(), BudgetError> {
+        if reservation.id < SHARED_ID {
+            return self.local.settle(reservation, actual, now).await;
+        }
+        for s in &reservation.scopes {
+            let mut pipe = redis::pipe();
+            pipe.atomic()
+                .cmd("HINCRBY")
+                .arg(key(s))
+                .arg("reserved")
+                .arg(-(reservation.amount.0 as i64))
+                .ignore()
+                .cmd("HINCRBY")
+                .arg(key(s))
+                .arg("spent")
+                .arg(actual.0 as i64)
+                .ignore();
+            let mut c = self.connection.clone();
+            let done = tokio::time::timeout(TIMEOUT, pipe.query_async::<()>(&mut c)).await;
+            if !matches!(done, Ok(Ok(()))) {
+                self.fell_back("settle failed");
+            }
+        }
+        Ok(())
+    }
+
+    async fn release(&self, reservation: Reservation) -> Result<(), BudgetError> {
+        if reservation.id < SHARED_ID {
+            return self.local.release(reservation).await;
+        }
+        for s in &reservation.scopes {
+            let mut cmd = redis::cmd("HINCRBY");
+            cmd.arg(key(s)).arg("reserved").arg(-(reservation.amount.0 as i64));
+            if let Err(e) = self.run::<()>(cmd).await {
+                self.fell_back(&e);
+            }
+        }
+        Ok(())
+    }
+
+    async fn status(
+        &self,
+        scope: &BudgetScope,
+        now: SystemTime,
+    ) -> Result<Option<BudgetStatus>, BudgetError> {
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(key(scope)).arg("spent").arg("reserved").arg("max");
+        match self.run::<(Option<i64>, Option<i64>, Option<String>)>(cmd).await {
+            Ok((spent, reserved, max)) => {
+                let local = self.local.status(scope, now).await?;
+                let Some(max) = max.and_then(|m| m.parse::<u64>().ok()) else { return Ok(local) };
+                let mut status = local.unwrap_or(BudgetStatus {
+                    budget: Budget::new(NanoUsd(max)),
+                    spent: NanoUsd(0),
+                    reserved: NanoUsd(0),
+                    resets_at: None,
+                });
+                status.spent = NanoUsd(spent.unwrap_or(0).max(0) as u64);
+                status.reserved = NanoUsd(reserved.unwrap_or(0).max(0) as u64);
+                Ok(Some(status))
+            }
+            Err(_) => self.local.status(scope, now).await,
+        }
+    }
+}
