@@ -405,11 +405,10 @@ impl AppState {
             Principal::Master(hash) => {
                 Ok((Caller { key_id: Some(hash.clone()), user_id: user, team_id: None }, None))
             }
+            // A virtual key's user is the key's own: the request's `user` field is the caller's
+            // word and must not pick whose budget is charged.
             Principal::Key(key) => match self.access.admit(key, model).await {
-                Ok((mut caller, admission)) => {
-                    caller.user_id = caller.user_id.or(user);
-                    Ok((caller, Some(admission)))
-                }
+                Ok((caller, admission)) => Ok((caller, Some(admission))),
                 Err(refusal) => {
                     self.metrics.refuse(refusal.reason);
                     Err(refusal.error)

@@ -277,6 +277,25 @@ async fn budgets_of_key_user_and_team_are_enforced_before_the_call(db: Option<&s
     assert_eq!(status_of(&gw, &ukey, "gpt-4o").await.0, 200);
     assert_eq!(status_of(&gw, &ukey, "gpt-4o").await.0, 400);
 
+    // The request's `user` field is the caller's word, not an identity: a key without a user of
+    // its own can neither spend nor exhaust user `v`'s budget by naming it.
+    admin(&gw, "/user/new", json!({"user_id": "v", "max_budget": 0.015})).await;
+    let (other, _) = generate(&gw, json!({})).await;
+    let mut naming_v = body("gpt-4o");
+    naming_v["user"] = json!("v");
+    for _ in 0..2 {
+        let r = reqwest::Client::new()
+            .post(format!("{}/v1/chat/completions", gw.url))
+            .bearer_auth(&other)
+            .json(&naming_v)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let (vkey, _) = generate(&gw, json!({"user_id": "v"})).await;
+    assert_eq!(status_of(&gw, &vkey, "gpt-4o").await.0, 200, "v's budget is untouched");
+
     admin(&gw, "/team/new", json!({"team_id": "t", "max_budget": 0.015, "budget_duration": "30d"})).await;
     let (t1, _) = generate(&gw, json!({"team_id": "t"})).await;
     let (t2, _) = generate(&gw, json!({"team_id": "t"})).await;
