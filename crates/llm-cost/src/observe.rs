@@ -102,6 +102,8 @@ pub(crate) struct StreamOutcome {
     pub(crate) model: Option<String>,
     pub(crate) service_tier: Option<String>,
     pub(crate) images: u64,
+    /// From the wrapping to the first chunk, when one arrived.
+    pub(crate) time_to_first_chunk: Option<std::time::Duration>,
 }
 
 type OnEnd = Box<dyn FnOnce(StreamOutcome) + Send>;
@@ -114,17 +116,26 @@ pub(crate) struct ObservedStream {
     model: Option<String>,
     service_tier: Option<String>,
     images: u64,
+    started: tokio::time::Instant,
+    time_to_first_chunk: Option<std::time::Duration>,
     on_end: Option<OnEnd>,
 }
 
 impl ObservedStream {
-    pub(crate) fn wrap(inner: ChatStream, on_end: impl FnOnce(StreamOutcome) + Send + 'static) -> ChatStream {
+    /// `started` is when the call began, for the time to the first chunk.
+    pub(crate) fn wrap(
+        inner: ChatStream,
+        started: tokio::time::Instant,
+        on_end: impl FnOnce(StreamOutcome) + Send + 'static,
+    ) -> ChatStream {
         Box::pin(Self {
             inner,
             usage: None,
             model: None,
             service_tier: None,
             images: 0,
+            started,
+            time_to_first_chunk: None,
             on_end: Some(Box::new(on_end)),
         })
     }
@@ -137,6 +148,7 @@ impl ObservedStream {
                 model: self.model.take(),
                 service_tier: self.service_tier.take(),
                 images: self.images,
+                time_to_first_chunk: self.time_to_first_chunk,
             });
         }
     }
@@ -150,6 +162,9 @@ impl Stream for ObservedStream {
         let item = std::task::ready!(this.inner.as_mut().poll_next(cx));
         match &item {
             Some(Ok(chunk)) => {
+                if this.time_to_first_chunk.is_none() {
+                    this.time_to_first_chunk = Some(this.started.elapsed());
+                }
                 if let Some(usage) = &chunk.usage {
                     this.usage = Some(usage.clone());
                 }

@@ -261,3 +261,23 @@ async fn in_memory_sink_aggregates_by_every_dimension() {
     assert_eq!((t.requests, t.prompt_tokens, t.completion_tokens, t.failures), (3, 3_000, 300, 0));
     assert!(sink.all().len() >= 9);
 }
+
+/// A stream's spend record carries the time to its first chunk; a complete response has none.
+#[tokio::test(start_paused = true)]
+async fn stream_records_carry_the_time_to_the_first_chunk() {
+    let upstream = service_fn(|_req: LlmRequest| async {
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        let chunks = futures_util::stream::iter(vec![Ok(chunk("a")), Ok(chunk("b"))]).then(|c| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            c
+        });
+        Ok::<_, LlmError>(LlmResponse::chat_stream(Box::pin(chunks)))
+    });
+    let (layer, records) = recording_layer();
+    let mut svc = layer.layer(upstream);
+    let resp = svc.ready().await.unwrap().call(request("anthropic/claude-sonnet-4-5")).await.unwrap();
+    let _: Vec<_> = resp.into_chat_stream().unwrap().collect().await;
+    let records = records.lock().unwrap();
+    assert_eq!(records[0].time_to_first_token, Some(std::time::Duration::from_millis(340)));
+    assert_eq!(records[0].latency, std::time::Duration::from_millis(640));
+}

@@ -141,6 +141,7 @@ mod tests {
             usage: Some(Usage::new(7, 3)),
             cost: Err(CostUnknown::NoUsage),
             latency: Duration::from_millis(30),
+            time_to_first_token: None,
             status: SpendStatus::Success,
             started_at: SystemTime::now(),
             stream: false,

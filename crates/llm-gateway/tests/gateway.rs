@@ -125,6 +125,9 @@ async fn stream_chunks_arrive_as_they_are_generated() {
     let logs: Value = gw.get("/spend/logs").send().await.unwrap().json().await.unwrap();
     assert_eq!(logs[0]["stream"], true);
     assert_eq!(logs[0]["completion_tokens"], 3);
+    // The first chunk left the upstream 250 ms after the head; the row says how long it took.
+    let ttft = logs[0]["ttft_ms"].as_u64().expect("ttft_ms is recorded for streams");
+    assert!(ttft >= 200 && ttft <= logs[0]["latency_ms"].as_u64().unwrap(), "{ttft}");
     gw.stop().await;
 }
 

@@ -95,7 +95,7 @@ where
                     let upstream = std::mem::replace(stream, Box::pin(futures_util::stream::empty()));
                     let table = config.table.clone();
                     let clock = Arc::clone(&config.clock);
-                    *stream = ObservedStream::wrap(upstream, move |outcome| {
+                    *stream = ObservedStream::wrap(upstream, tokio::time::Instant::now(), move |outcome| {
                         let cost = pricing.cost(
                             &table,
                             outcome.usage.as_ref(),

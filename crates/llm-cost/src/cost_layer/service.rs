@@ -56,6 +56,7 @@ where
             usage: None,
             cost: Err(CostUnknown::NoUsage),
             latency: Default::default(),
+            time_to_first_token: None,
             status: SpendStatus::Success,
             started_at: SystemTime::now(),
             stream: request.operation.is_stream(),
@@ -112,7 +113,7 @@ where
                     let handle = StreamCost::default();
                     response.metadata.extensions.insert(handle.clone());
                     let upstream = std::mem::replace(stream, Box::pin(futures_util::stream::empty()));
-                    *stream = ObservedStream::wrap(upstream, move |outcome| {
+                    *stream = ObservedStream::wrap(upstream, started, move |outcome| {
                         let cost = if cache_hit {
                             Ok(free(&pricing.model))
                         } else {
@@ -127,6 +128,7 @@ where
                         };
                         handle.set(cost.clone());
                         record.latency = started.elapsed();
+                        record.time_to_first_token = outcome.time_to_first_chunk;
                         record.stream = true;
                         record.status = match outcome.end {
                             StreamEnd::Completed => SpendStatus::Success,

@@ -53,6 +53,8 @@ pub struct SpendRecord {
     pub cost: Result<Cost, CostUnknown>,
     /// From the call to the complete response or the end of the stream.
     pub latency: Duration,
+    /// From the call to the first streamed chunk (streams only).
+    pub time_to_first_token: Option<Duration>,
     /// How it ended.
     pub status: SpendStatus,
     /// When the call started.
