@@ -203,10 +203,7 @@ impl Gateway {
             .collect();
         let inner = if config.litellm_settings.cache {
             let params = &config.litellm_settings.cache_params;
-            if params.kind.as_deref().is_some_and(|k| k != "local") {
-                tracing::warn!(kind = ?params.kind, "only the local cache is supported; using memory");
-            }
-            let mut layer = llm_cache::CacheLayer::new();
+            let mut layer = cache_layer(params, config.redis_url.as_deref()).await;
             if let Some(ttl) = params.ttl.filter(|t| t.is_finite() && *t > 0.0) {
                 layer = layer.with_ttl(Duration::from_secs_f64(ttl));
             }
@@ -421,6 +418,45 @@ impl AppState {
     fn failed(&self, e: &LlmError) {
         if e.kind() == &ErrorKind::BudgetExceeded {
             self.metrics.refuse("budget");
+        }
+    }
+}
+
+/// The response cache: memory, or memory in front of Redis for `type: redis` (the URL from
+/// `cache_params.host`/`port`/`password`, else the gateway's `redis_url`). An unreachable Redis
+/// falls back to memory with a warning; requests never fail because of the cache.
+async fn cache_layer(params: &crate::config::CacheParams, redis_url: Option<&str>) -> llm_cache::CacheLayer {
+    let memory = llm_cache::CacheLayer::new;
+    match params.kind.as_deref() {
+        None | Some("local") => return memory(),
+        Some("redis") => {}
+        Some(other) => {
+            tracing::warn!(kind = other, "unknown cache type; using memory");
+            return memory();
+        }
+    }
+    let url = match (&params.host, redis_url) {
+        (Some(host), _) => {
+            let port = params.port.unwrap_or(6379);
+            match &params.password {
+                Some(password) => format!("redis://:{password}@{host}:{port}"),
+                None => format!("redis://{host}:{port}"),
+            }
+        }
+        (None, Some(url)) => url.to_owned(),
+        (None, None) => {
+            tracing::warn!("cache type redis without cache_params.host or redis_url; using memory");
+            return memory();
+        }
+    };
+    match llm_cache::RedisBackend::connect(&url).await {
+        Ok(redis) => llm_cache::CacheLayer::with_backend(llm_cache::TieredBackend::new(
+            llm_cache::MemoryBackend::default(),
+            redis,
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "redis cache unreachable; using memory");
+            memory()
         }
     }
 }

@@ -197,16 +197,35 @@ pub struct LitellmSettings {
 }
 
 /// `litellm_settings.cache_params`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct CacheParams {
-    /// `local` (default) or `redis` (not supported by this build: falls back to memory).
+    /// `local` (default, in memory) or `redis` (memory in front of Redis, shared by replicas).
     #[serde(rename = "type")]
     pub kind: Option<String>,
+    /// Redis host for `type: redis` (LiteLLM's name); else the gateway's `redis_url`.
+    pub host: Option<String>,
+    /// Redis port (default 6379).
+    pub port: Option<u16>,
+    /// Redis password (a secret).
+    pub password: Option<String>,
     /// Entry time-to-live in seconds.
     pub ttl: Option<f64>,
     /// Key namespace.
     pub namespace: Option<String>,
+}
+
+impl std::fmt::Debug for CacheParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheParams")
+            .field("kind", &self.kind)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("ttl", &self.ttl)
+            .field("namespace", &self.namespace)
+            .finish()
+    }
 }
 
 /// `general_settings`.
@@ -339,6 +358,12 @@ impl GatewayConfig {
         ] {
             if let Some(v) = value {
                 resolve_str(v, &format!("general_settings.{name}"), file, env)?;
+            }
+        }
+        let c = &mut self.litellm_settings.cache_params;
+        for (name, value) in [("host", &mut c.host), ("password", &mut c.password)] {
+            if let Some(v) = value {
+                resolve_str(v, &format!("litellm_settings.cache_params.{name}"), file, env)?;
             }
         }
         Ok(())

@@ -27,6 +27,9 @@
 //! (or LiteLLM's `router_settings.redis_host`/`redis_port`/`redis_password`), requests per minute
 //! and budgets are shared by every replica through atomic Redis scripts; when Redis cannot be
 //! reached each gateway falls back to its own counters (`llm_gateway_redis_fallback_total`).
+//! With `litellm_settings.cache: true` and `cache_params: {type: redis, host, port, password}`
+//! (or the gateway's Redis URL), cached answers sit in memory in front of Redis, shared by every
+//! replica; `type: local` (the default) keeps them in memory only.
 //!
 //! Responses carry `x-request-id`, `x-llm-deployment` (`x-litellm-model-id`), `x-llm-cost-usd`
 //! (`x-litellm-response-cost`) and `x-llm-overhead-ms`.

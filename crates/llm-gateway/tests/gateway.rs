@@ -577,3 +577,39 @@ async fn slow_first_token_gets_keep_alive_comments() {
     assert!(text.contains("late") && text.ends_with("data: [DONE]\n\n"), "{text}");
     gw.stop().await;
 }
+
+/// `cache_params.type: redis`: two gateways share cached answers through the local Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cache_is_shared_by_replicas() {
+    let reachable =
+        tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect("127.0.0.1:6379"))
+            .await
+            .is_ok_and(|c| c.is_ok());
+    if !reachable {
+        assert!(
+            std::env::var("LLM_TEST_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "Redis on 127.0.0.1:6379 is required (LLM_TEST_REQUIRE_SERVICES=1)"
+        );
+        eprintln!("SKIPPED redis_cache_is_shared_by_replicas: no Redis on 127.0.0.1:6379");
+        return;
+    }
+    let upstream = MockServer::start().await;
+    upstream.push(MockResponse::json(200, openai_chat("gpt-4o", "shared answer")));
+    // A namespace of its own, so earlier runs' entries never answer this one.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let ns = format!("gw-test-{}-{nanos}", std::process::id());
+    let extra = format!(
+        "litellm_settings:\n  cache: true\n  cache_params: {{type: redis, host: 127.0.0.1, port: 6379, ttl: 60, namespace: {ns}}}\n"
+    );
+    let cfg = config(&[("gpt-4o", &upstream.url())], &extra);
+    let first = TestGateway::start(&cfg).await;
+    let second = TestGateway::start(&cfg).await;
+    for gw in [&first, &second] {
+        let body: Value =
+            gw.post("/chat/completions", &chat_body("gpt-4o")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(body["choices"][0]["message"]["content"], "shared answer");
+    }
+    assert_eq!(upstream.request_count(), 1, "the second replica answered from Redis");
+    first.stop().await;
+    second.stop().await;
+}
