@@ -567,7 +567,12 @@ fn metadata_tags(metadata: Option<&serde_json::Map<String, serde_json::Value>>) 
         .unwrap_or_default()
 }
 
-fn response_headers(meta: &ResponseMetadata, started: Instant) -> HeaderMap {
+/// The response headers; also records the gateway's own overhead (total time minus the time the
+/// router spent in upstream attempts) in the metrics.
+fn response_headers(s: &AppState, meta: &ResponseMetadata, started: Instant) -> HeaderMap {
+    let upstream: Duration = meta.attempts.iter().map(|a| a.latency).sum();
+    let overhead = started.elapsed().saturating_sub(upstream);
+    s.metrics.observe_overhead(meta.deployment_id.as_deref().unwrap_or(""), overhead);
     let mut h = HeaderMap::new();
     let mut put = |name: &'static str, value: String| {
         if let Ok(v) = HeaderValue::from_str(&value) {
@@ -585,8 +590,6 @@ fn response_headers(meta: &ResponseMetadata, started: Instant) -> HeaderMap {
     if meta.cache_hit {
         put("x-litellm-cache-hit", "True".into());
     }
-    let upstream: Duration = meta.attempts.iter().map(|a| a.latency).sum();
-    let overhead = started.elapsed().saturating_sub(upstream);
     put("x-llm-overhead-ms", format!("{:.3}", overhead.as_secs_f64() * 1000.0));
     h
 }
@@ -622,7 +625,7 @@ async fn chat(
         s.failed(&e);
         ApiError::llm(&e)
     })?;
-    let headers = response_headers(&resp.metadata, started);
+    let headers = response_headers(&s, &resp.metadata, started);
     match resp.body {
         ResponseBody::Chat(chat) => Ok((headers, axum::Json(chat)).into_response()),
         ResponseBody::ChatStream(stream) => Ok(hold(
@@ -697,7 +700,7 @@ async fn embeddings(
         s.failed(&e);
         ApiError::llm(&e)
     })?;
-    let headers = response_headers(&resp.metadata, started);
+    let headers = response_headers(&s, &resp.metadata, started);
     let body = resp.into_embedding().map_err(|e| ApiError::llm(&e))?;
     Ok((headers, axum::Json(body)).into_response())
 }
@@ -742,7 +745,7 @@ async fn messages(
             return anthropic_error(&e);
         }
     };
-    let headers = response_headers(&resp.metadata, started);
+    let headers = response_headers(&s, &resp.metadata, started);
     match resp.body {
         ResponseBody::Chat(chat) => {
             let chat = serde_json::to_value(&chat).unwrap_or_default();

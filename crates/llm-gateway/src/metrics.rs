@@ -3,11 +3,51 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use llm_cost::SpendRecord;
 
 /// Latency histogram bounds, seconds.
 const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// Gateway-overhead histogram bounds, seconds (10 µs to 50 ms).
+const OVERHEAD_BUCKETS: [f64; 10] =
+    [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05];
+
+/// A cumulative Prometheus histogram over fixed bounds.
+#[derive(Clone, Copy)]
+struct Histogram<const N: usize> {
+    buckets: [u64; N],
+    sum: f64,
+    count: u64,
+}
+
+impl<const N: usize> Default for Histogram<N> {
+    fn default() -> Self {
+        Self { buckets: [0; N], sum: 0.0, count: 0 }
+    }
+}
+
+impl<const N: usize> Histogram<N> {
+    fn observe(&mut self, bounds: &[f64; N], secs: f64) {
+        self.sum += secs;
+        self.count += 1;
+        for (bound, count) in bounds.iter().zip(self.buckets.iter_mut()) {
+            if secs <= *bound {
+                *count += 1;
+            }
+        }
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str, bounds: &[f64; N]) {
+        for (bound, count) in bounds.iter().zip(self.buckets.iter()) {
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
 
 #[derive(Default)]
 struct Series {
@@ -18,8 +58,8 @@ struct Series {
     cached_tokens: u64,
     cache_hits: u64,
     spend_usd: f64,
-    latency_buckets: [u64; BUCKETS.len()],
-    latency_sum: f64,
+    latency: Histogram<{ BUCKETS.len() }>,
+    time_to_first_token: Histogram<{ BUCKETS.len() }>,
 }
 
 /// Counters by (model group, deployment, key hash).
@@ -27,6 +67,8 @@ struct Series {
 pub(crate) struct Metrics {
     series: Mutex<BTreeMap<(String, String, String), Series>>,
     refusals: Mutex<BTreeMap<&'static str, u64>>,
+    /// The gateway's own time per response, by deployment.
+    overhead: Mutex<BTreeMap<String, Histogram<{ OVERHEAD_BUCKETS.len() }>>>,
 }
 
 impl Metrics {
@@ -34,6 +76,19 @@ impl Metrics {
     /// `rpm_limit`, `budget`, …).
     pub(crate) fn refuse(&self, reason: &'static str) {
         *self.refusals.lock().unwrap_or_else(|p| p.into_inner()).entry(reason).or_default() += 1;
+    }
+
+    /// Records the gateway's own overhead for one response.
+    pub(crate) fn observe_overhead(&self, deployment: &str, overhead: Duration) {
+        let mut map = self.overhead.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get_mut(deployment) {
+            Some(h) => h.observe(&OVERHEAD_BUCKETS, overhead.as_secs_f64()),
+            None => {
+                let mut h = Histogram::default();
+                h.observe(&OVERHEAD_BUCKETS, overhead.as_secs_f64());
+                map.insert(deployment.to_owned(), h);
+            }
+        }
     }
 
     pub(crate) fn observe(&self, r: &SpendRecord) {
@@ -59,12 +114,9 @@ impl Metrics {
         if let Ok(c) = &r.cost {
             s.spend_usd += c.usd;
         }
-        let secs = r.latency.as_secs_f64();
-        s.latency_sum += secs;
-        for (bound, count) in BUCKETS.iter().zip(s.latency_buckets.iter_mut()) {
-            if secs <= *bound {
-                *count += 1;
-            }
+        s.latency.observe(&BUCKETS, r.latency.as_secs_f64());
+        if let Some(ttft) = r.time_to_first_token {
+            s.time_to_first_token.observe(&BUCKETS, ttft.as_secs_f64());
         }
     }
 
@@ -96,16 +148,26 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{{}}} {}", labels(model, dep, key), get(s));
             }
         }
-        let name = "llm_request_latency_seconds";
-        let _ = writeln!(out, "# HELP {name} Request latency.\n# TYPE {name} histogram");
-        for ((model, dep, key), s) in map.iter() {
-            let l = labels(model, dep, key);
-            for (bound, count) in BUCKETS.iter().zip(s.latency_buckets.iter()) {
-                let _ = writeln!(out, "{name}_bucket{{{l},le=\"{bound}\"}} {count}");
+        type Hist = fn(&Series) -> &Histogram<{ BUCKETS.len() }>;
+        let histograms: [(&str, &str, Hist); 2] = [
+            ("llm_request_latency_seconds", "Request latency.", |s| &s.latency),
+            ("llm_time_to_first_token_seconds", "Time to the first streamed chunk.", |s| {
+                &s.time_to_first_token
+            }),
+        ];
+        for (name, help, get) in histograms {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+            for ((model, dep, key), s) in map.iter() {
+                get(s).render(&mut out, name, &labels(model, dep, key), &BUCKETS);
             }
-            let _ = writeln!(out, "{name}_bucket{{{l},le=\"+Inf\"}} {}", s.requests);
-            let _ = writeln!(out, "{name}_sum{{{l}}} {}", s.latency_sum);
-            let _ = writeln!(out, "{name}_count{{{l}}} {}", s.requests);
+        }
+        let name = "llm_gateway_overhead_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} The gateway's own time per response (total minus upstream attempts).\n# TYPE {name} histogram"
+        );
+        for (dep, h) in self.overhead.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            h.render(&mut out, name, &format!("deployment=\"{}\"", escape(dep)), &OVERHEAD_BUCKETS);
         }
         out
     }
@@ -163,5 +225,49 @@ mod tests {
             text.contains(&format!("llm_request_latency_seconds_bucket{{{l},le=\"0.025\"}} 0")),
             "{text}"
         );
+        assert!(text.contains(&format!("llm_time_to_first_token_seconds_count{{{l}}} 0")), "{text}");
+    }
+
+    #[test]
+    fn time_to_first_token_and_overhead_histograms() {
+        let m = Metrics::default();
+        let r = SpendRecord {
+            request_id: None,
+            model: "g".into(),
+            provider: None,
+            deployment: Some("d".into()),
+            caller: Caller::default(),
+            tags: vec![],
+            usage: None,
+            cost: Err(CostUnknown::NoUsage),
+            latency: Duration::from_millis(900),
+            time_to_first_token: Some(Duration::from_millis(200)),
+            status: SpendStatus::Success,
+            started_at: SystemTime::now(),
+            stream: true,
+            cache_hit: false,
+        };
+        m.observe(&r);
+        m.observe_overhead("d", Duration::from_micros(80));
+        m.observe_overhead("d", Duration::from_micros(400));
+        let text = m.render();
+        let l = r#"model_group="g",deployment="d",key="""#;
+        assert!(
+            text.contains(&format!("llm_time_to_first_token_seconds_bucket{{{l},le=\"0.25\"}} 1")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("llm_time_to_first_token_seconds_bucket{{{l},le=\"0.1\"}} 0")),
+            "{text}"
+        );
+        assert!(
+            text.contains("llm_gateway_overhead_seconds_bucket{deployment=\"d\",le=\"0.0001\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("llm_gateway_overhead_seconds_bucket{deployment=\"d\",le=\"0.0005\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("llm_gateway_overhead_seconds_count{deployment=\"d\"} 2"), "{text}");
     }
 }

@@ -59,6 +59,7 @@ async fn chat_is_routed_priced_and_logged() {
         metrics.contains("llm_requests_total{model_group=\"gpt-4o\",deployment=\"gpt-4o-0\""),
         "{metrics}"
     );
+    assert!(metrics.contains("llm_gateway_overhead_seconds_count{deployment=\"gpt-4o-0\"}"), "{metrics}");
     assert!(!metrics.contains(UPSTREAM_KEY));
     gw.stop().await;
 }
