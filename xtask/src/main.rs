@@ -5,14 +5,18 @@
 //!   database, which needs the network).
 //!   Then every example under `examples/` runs to completion offline (provider keys removed from
 //!   the environment, so each example uses the test kit's mock upstream).
-//!   Then the `llm` facade's feature checks (`crates/llm/check-features.sh`: with `anthropic` alone
+//!   Then a smoke run of the gateway benchmark (`cargo xtask bench --smoke`: it runs, figures
+//!   unchecked) and the `llm` facade's feature checks (`crates/llm/check-features.sh`: with `anthropic` alone
 //!   no other provider crate is compiled; every feature builds alone).
 //! - `examples`: only the examples step.
 //! - `codegen-prices [--check] [PATH]`: regenerates the pricing snapshot compiled into `llm-cost`
 //!   from LiteLLM's `model_prices_and_context_window.json`.
+//! - `bench [--smoke] [--out DIR]`: the gateway performance harness (`crates/llm-bench`): release
+//!   builds, gateway pinned to one core, every scenario direct vs through the gateway.
 
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod codegen_prices;
 
 fn main() -> ExitCode {
@@ -21,9 +25,10 @@ fn main() -> ExitCode {
         Some("ci") => ci(args.iter().any(|a| a == "--advisories")),
         Some("examples") => run_examples(),
         Some("codegen-prices") => codegen_prices::run(&args[1..]),
+        Some("bench") => bench::bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci [--advisories] | cargo xtask examples | cargo xtask codegen-prices [--check] [PATH]"
+                "usage: cargo xtask ci [--advisories] | cargo xtask examples | cargo xtask bench [--smoke] [--out DIR] | cargo xtask codegen-prices [--check] [PATH]"
             );
             return ExitCode::from(2);
         }
@@ -84,6 +89,10 @@ fn ci(advisories: bool) -> Result<(), String> {
         run("install cargo-deny", install)?;
     }
     run_examples()?;
+
+    let mut bench = cargo();
+    bench.args(["xtask", "bench", "--smoke"]);
+    run("gateway benchmark (smoke)", bench)?;
 
     let mut features = Command::new("bash");
     features.arg(workspace_root().join("crates/llm/check-features.sh"));

@@ -1,0 +1,32 @@
+//! `llm-bench-run --gateway BIN --mock BIN [--out DIR] [--smoke] [--no-pin]`: every scenario
+//! (normally started by `cargo xtask bench`, itself pinned to CPU 0).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use llm_bench::args::Args;
+use llm_bench::runner::{self, RunOptions};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("llm-bench-run: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse(std::env::args().skip(1), &["smoke", "no-pin"])?;
+    let opts = RunOptions {
+        smoke: args.flag("smoke"),
+        out: PathBuf::from(args.value("out").unwrap_or("target/bench")),
+        gateway_bin: PathBuf::from(args.value("gateway").ok_or("--gateway is required")?),
+        mock_bin: PathBuf::from(args.value("mock").ok_or("--mock is required")?),
+        pin: !args.flag("no-pin"),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(runner::run(&opts))?;
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! Performance harness for `llm-gateway`.
+//!
+//! - [`mock`]: a fast mock OpenAI upstream (precomputed ~1.4 KB body; paced SSE streams).
+//! - [`load`]: a load generator (fixed-rate with coordinated-omission correction, closed loop, or
+//!   concurrent streams) recording HDR histograms of latency, time to first byte and chunk gaps.
+//! - [`runner`]: the scenarios behind `cargo xtask bench`, run direct-to-mock and through the gateway.
+//! - [`report`]: markdown table and SVG chart; [`procstat`]: CPU and RSS from `/proc`.
+//!
+//! Binaries: `llm-bench-mock`, `llm-bench-load` and `llm-bench-run` (used by `cargo xtask bench`).
+#![deny(missing_docs)]
+
+pub mod args;
+pub mod load;
+pub mod mock;
+pub mod procstat;
+pub mod report;
+pub mod runner;
