@@ -124,11 +124,7 @@ impl PriceTable {
         }
         for candidate in candidates(name) {
             let mut keys = Vec::new();
-            self.for_each_name(|k| {
-                if strip_date_suffix(k) == Some(candidate.key.as_str()) {
-                    keys.push(k.to_owned());
-                }
-            });
+            self.for_each_dated(&candidate.key, |k| keys.push(k.to_owned()));
             keys.sort();
             keys.dedup();
             let rows: Vec<ResolvedModel> = keys

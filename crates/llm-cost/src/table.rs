@@ -3,18 +3,44 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::{Arc, LazyLock, OnceLock, RwLock};
 
 use crate::price::ModelPrice;
 use crate::snapshot::{BUILTIN_SNAPSHOT, PriceTableError, parse_litellm_json, parse_snapshot};
 
 type Rows = HashMap<String, Arc<ModelPrice>>;
 
-static BUILTIN: LazyLock<Arc<Rows>> = LazyLock::new(|| {
+/// The read-only rows of a table, with an index of dated names built on first use.
+struct Base {
+    rows: Rows,
+    /// Undated name → the dated names of the rows (`gpt-4o` → `gpt-4o-2024-08-06`, …), so that
+    /// resolving an undated name never scans the table.
+    dated: OnceLock<HashMap<String, Vec<String>>>,
+}
+
+impl Base {
+    fn new(rows: Rows) -> Arc<Self> {
+        Arc::new(Self { rows, dated: OnceLock::new() })
+    }
+
+    fn dated(&self) -> &HashMap<String, Vec<String>> {
+        self.dated.get_or_init(|| {
+            let mut index: HashMap<String, Vec<String>> = HashMap::new();
+            for key in self.rows.keys() {
+                if let Some(undated) = crate::lookup::strip_date_suffix(key) {
+                    index.entry(undated.to_owned()).or_default().push(key.clone());
+                }
+            }
+            index
+        })
+    }
+}
+
+static BUILTIN: LazyLock<Arc<Base>> = LazyLock::new(|| {
     // The freshness test parses the same text, so this cannot fail in a released crate; an empty
     // table (every cost "unknown") is the safe answer if it ever did.
     let rows = parse_snapshot(BUILTIN_SNAPSHOT).unwrap_or_default();
-    Arc::new(rows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    Base::new(rows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
 });
 
 /// Model prices and limits by model name, shared by every clone.
@@ -33,14 +59,14 @@ static BUILTIN: LazyLock<Arc<Rows>> = LazyLock::new(|| {
 /// ```
 #[derive(Clone)]
 pub struct PriceTable {
-    base: Arc<Rows>,
+    base: Arc<Base>,
     overrides: Arc<RwLock<Rows>>,
 }
 
 impl fmt::Debug for PriceTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PriceTable")
-            .field("models", &self.base.len())
+            .field("models", &self.base.rows.len())
             .field("overrides", &self.read_overrides().len())
             .finish()
     }
@@ -60,13 +86,13 @@ impl PriceTable {
 
     /// A table with no models.
     pub fn empty() -> Self {
-        Self::with_base(Arc::new(Rows::new()))
+        Self::with_base(Base::new(Rows::new()))
     }
 
     /// A table from the text of a LiteLLM `model_prices_and_context_window.json`.
     pub fn from_litellm_json(text: &str) -> Result<Self, PriceTableError> {
         let rows = parse_litellm_json(text)?;
-        Ok(Self::with_base(Arc::new(rows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())))
+        Ok(Self::with_base(Base::new(rows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())))
     }
 
     /// A table from a LiteLLM JSON file on disk.
@@ -77,10 +103,10 @@ impl PriceTable {
     /// A table from a snapshot made by [`generate_snapshot`](crate::generate_snapshot).
     pub fn from_snapshot(text: &str) -> Result<Self, PriceTableError> {
         let rows = parse_snapshot(text)?;
-        Ok(Self::with_base(Arc::new(rows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())))
+        Ok(Self::with_base(Base::new(rows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())))
     }
 
-    fn with_base(base: Arc<Rows>) -> Self {
+    fn with_base(base: Arc<Base>) -> Self {
         Self { base, overrides: Arc::new(RwLock::new(Rows::new())) }
     }
 
@@ -110,13 +136,13 @@ impl PriceTable {
         if let Some(p) = self.read_overrides().get(model) {
             return Some(Arc::clone(p));
         }
-        self.base.get(model).cloned()
+        self.base.rows.get(model).cloned()
     }
 
     /// How many distinct model names the table holds.
     pub fn len(&self) -> usize {
         let overrides = self.read_overrides();
-        self.base.len() + overrides.keys().filter(|k| !self.base.contains_key(*k)).count()
+        self.base.rows.len() + overrides.keys().filter(|k| !self.base.rows.contains_key(*k)).count()
     }
 
     /// Whether the table holds no model.
@@ -125,9 +151,14 @@ impl PriceTable {
     }
 
     /// Calls `f` with every model name (base and overrides; a name may come twice).
-    pub(crate) fn for_each_name(&self, mut f: impl FnMut(&str)) {
-        self.base.keys().for_each(|k| f(k));
-        self.read_overrides().keys().for_each(|k| f(k));
+    /// Calls `f` with every name whose undated form is `undated` (`gpt-4o-2024-08-06` for
+    /// `gpt-4o`): an index lookup for the base rows, a scan of the few overrides.
+    pub(crate) fn for_each_dated(&self, undated: &str, mut f: impl FnMut(&str)) {
+        self.base.dated().get(undated).into_iter().flatten().for_each(|k| f(k));
+        self.read_overrides()
+            .keys()
+            .filter(|k| crate::lookup::strip_date_suffix(k) == Some(undated))
+            .for_each(|k| f(k));
     }
 
     fn read_overrides(&self) -> std::sync::RwLockReadGuard<'_, Rows> {
