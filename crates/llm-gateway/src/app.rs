@@ -113,6 +113,14 @@ impl Gateway {
     /// Builds the gateway from `config`: opens the spend store (SQLite file, `:memory:`, or a
     /// `postgres://` URL) and starts its writer.
     pub async fn new(config: &GatewayConfig, options: GatewayOptions) -> Result<Self, GatewayError> {
+        // Budget checks count prompt tokens with OpenAI's tokenizers, whose vocabularies load on
+        // first use (seconds in a debug build). Load them now, off the runtime's threads, so the
+        // first request does not stall a worker (and the keep-alive timer) on it.
+        let _ = tokio::task::spawn_blocking(|| {
+            llm_cost::tokens::count_text_tokens("gpt-4o", "warm up");
+            llm_cost::tokens::count_text_tokens("gpt-4", "warm up");
+        })
+        .await;
         let db = options
             .spend_db
             .clone()
