@@ -31,6 +31,7 @@ mod provider;
 mod response;
 mod service;
 pub mod sse;
+mod time;
 mod usage;
 
 #[cfg(feature = "conformance")]
@@ -63,6 +64,7 @@ pub use response::{ChatResponse, Choice, FinishReason};
 pub use service::{
     Attempt, BoxLlmService, ChatStream, LlmRequest, LlmResponse, Operation, ResponseBody, ResponseMetadata,
 };
+pub use time::civil_from_days;
 pub use usage::{CompletionTokensDetails, PromptTokensDetails, Usage};
 
 /// Fields a type does not model, kept in arrival order and serialized back unchanged.
