@@ -22,7 +22,11 @@ mod codegen_prices;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("ci") => ci(args.iter().any(|a| a == "--advisories")),
+        Some("ci") => {
+            let result = ci(args.iter().any(|a| a == "--advisories"));
+            report_disk();
+            result
+        }
         Some("examples") => run_examples(),
         Some("codegen-prices") => codegen_prices::run(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
@@ -52,6 +56,24 @@ fn run(step: &str, mut cmd: Command) -> Result<(), String> {
     let status = cmd.status().map_err(|e| format!("{step}: cannot start: {e}"))?;
     eprintln!("    {step}: {:.1}s", started.elapsed().as_secs_f64());
     if status.success() { Ok(()) } else { Err(format!("{step} failed ({status})")) }
+}
+
+/// Prints the size of `target/` and the free disk space: CI has failed for lack of disk before.
+fn report_disk() {
+    let root = workspace_root();
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), Into::into);
+    for (what, mut cmd) in [("target/ size", Command::new("du")), ("disk free", Command::new("df"))] {
+        if what == "disk free" {
+            cmd.args(["-h", "--output=avail"]).arg(&root);
+        } else {
+            cmd.arg("-sh").arg(&target);
+        }
+        if let Ok(out) = cmd.output() {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let value = text.lines().last().unwrap_or("").split_whitespace().next().unwrap_or("?");
+            eprintln!("{what}: {value}");
+        }
+    }
 }
 
 fn has_cargo_subcommand(name: &str) -> bool {
