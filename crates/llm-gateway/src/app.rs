@@ -129,23 +129,24 @@ impl Gateway {
         let store = SpendStore::open_url(&db).await?;
         let keys = KeyStore::open_url(&db).await.map_err(|e| GatewayError::Keys(e.to_string()))?;
         let mut access = Access::new(keys);
+        // Rate limits, budgets and router cooldowns shared by replicas; while Redis is
+        // unreachable (at start: until it connects) each falls back to this gateway's own.
+        let mut cooldowns = None;
         if let Some(url) = &config.redis_url {
-            match crate::keys::shared::SharedRpm::connect(url).await {
-                Ok(shared) => {
-                    let fallbacks = Arc::clone(&access.redis_fallbacks);
-                    access.budgets = Arc::new(crate::keys::shared_budget::SharedBudgets::new(
-                        shared.connection(),
-                        fallbacks,
-                    ));
-                    access.shared = Some(shared);
-                }
-                Err(e) => tracing::warn!(error = %e, "redis unreachable: rate limits are this gateway's own"),
-            }
+            let link = crate::keys::shared::RedisLink::open(url).await;
+            let fallbacks = Arc::clone(&access.redis_fallbacks);
+            access.budgets =
+                Arc::new(crate::keys::shared_budget::SharedBudgets::new(link.clone(), fallbacks));
+            cooldowns = Some(Arc::new(crate::keys::shared_cooldowns::SharedCooldowns::start(link.clone())));
+            access.shared = Some(crate::keys::shared::SharedRpm::new(link));
         }
         let access = Arc::new(access);
         access.load_budgets().await.map_err(GatewayError::Keys)?;
         let table = PriceTable::builtin();
         let mut builder = Router::builder().settings(config.router_settings.clone());
+        if let Some(store) = cooldowns {
+            builder = builder.cooldown_store(store);
+        }
         let mut per_group: HashMap<&str, usize> = HashMap::new();
         let mut base_models: HashMap<String, BTreeSet<Option<String>>> = HashMap::new();
         let drop_params = config.litellm_settings.drop_params;
@@ -793,13 +794,17 @@ async fn readiness(State(s): State<Arc<AppState>>) -> Response {
 
 async fn metrics(State(s): State<Arc<AppState>>) -> Response {
     let mut text = s.metrics.render();
-    let shared = u8::from(s.access.shared.is_some());
+    let link = s.access.shared.as_ref().map(|r| r.link());
+    let shared = u8::from(link.is_some_and(|l| l.is_connected()));
+    let errors = link.map_or(0, |l| l.errors());
     let fallbacks = s.access.redis_fallbacks.load(std::sync::atomic::Ordering::Relaxed);
     text.push_str(&format!(
-        "# HELP llm_gateway_shared_limits Whether rate limits are shared through Redis.\n\
+        "# HELP llm_gateway_shared_limits Whether limits, budgets and cooldowns are shared through Redis.\n\
          # TYPE llm_gateway_shared_limits gauge\nllm_gateway_shared_limits {shared}\n\
          # HELP llm_gateway_redis_fallback_total Requests limited locally because Redis was unreachable.\n\
-         # TYPE llm_gateway_redis_fallback_total counter\nllm_gateway_redis_fallback_total {fallbacks}\n"
+         # TYPE llm_gateway_redis_fallback_total counter\nllm_gateway_redis_fallback_total {fallbacks}\n\
+         # HELP llm_gateway_redis_errors_total Failed Redis calls sharing router cooldowns.\n\
+         # TYPE llm_gateway_redis_errors_total counter\nllm_gateway_redis_errors_total {errors}\n"
     ));
     text.push_str("# HELP llm_deployment_cooldown Whether a deployment is cooling down.\n");
     text.push_str("# TYPE llm_deployment_cooldown gauge\n");

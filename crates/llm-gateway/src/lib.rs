@@ -24,9 +24,12 @@
 //! models (403), key/user/team budgets reserved before the call with `llm-cost`'s `BudgetLayer`
 //! (400 `budget_exceeded`) and rpm/tpm/parallel limits per key and team (429 + `retry-after`);
 //! refusals are counted in `llm_gateway_refusals_total{reason}`. With `general_settings.redis_url`
-//! (or LiteLLM's `router_settings.redis_host`/`redis_port`/`redis_password`), requests per minute
-//! and budgets are shared by every replica through atomic Redis scripts; when Redis cannot be
-//! reached each gateway falls back to its own counters (`llm_gateway_redis_fallback_total`).
+//! (or LiteLLM's `router_settings.redis_host`/`redis_port`/`redis_password`), requests per minute,
+//! budgets and router cooldowns are shared by every replica through atomic Redis scripts. When
+//! Redis cannot be reached each gateway falls back to its own state
+//! (`llm_gateway_redis_fallback_total`, `llm_gateway_redis_errors_total`,
+//! `llm_gateway_shared_limits 0`) and requests stop calling Redis until a background probe sees
+//! it answer again; a Redis that is down at start is retried in the background.
 //! With `litellm_settings.cache: true` and `cache_params: {type: redis, host, port, password}`
 //! (or the gateway's Redis URL), cached answers sit in memory in front of Redis, shared by every
 //! replica; `type: local` (the default) keeps them in memory only.

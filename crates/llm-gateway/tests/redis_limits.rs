@@ -1,48 +1,16 @@
 //! Two gateways (separate in-process replicas: own limiters, own caches) sharing one SQLite key
 //! store and the local Redis (127.0.0.1:6379) enforce one requests-per-minute limit; when Redis
-//! goes away they keep answering with local limits. Skipped with a message when Redis is
-//! unreachable, unless `LLM_TEST_REQUIRE_SERVICES=1`.
+//! goes away they keep answering with local limits. Router cooldowns are shared too, and a gateway
+//! whose Redis is down at start switches to shared state once it comes up. Skipped with a message
+//! when Redis is unreachable, unless `LLM_TEST_REQUIRE_SERVICES=1`.
 
 mod common;
 
 use common::*;
 use llm_core::testkit::{MockResponse, MockServer};
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinSet;
-
-const REDIS: &str = "127.0.0.1:6379";
-
-async fn redis_up() -> bool {
-    match TcpStream::connect(REDIS).await {
-        Ok(_) => true,
-        Err(e) => {
-            if std::env::var("LLM_TEST_REQUIRE_SERVICES").as_deref() == Ok("1") {
-                panic!("Redis at {REDIS} is required: {e}");
-            }
-            println!("skipping: Redis at {REDIS} is unreachable: {e}");
-            false
-        }
-    }
-}
-
-/// A TCP proxy to Redis that the test can cut: dropping the set closes every connection.
-async fn proxy() -> (String, JoinSet<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut set = JoinSet::new();
-    set.spawn(async move {
-        let mut conns = JoinSet::new();
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            conns.spawn(async move {
-                if let Ok(mut outbound) = TcpStream::connect(REDIS).await {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                }
-            });
-        }
-    });
-    (format!("redis://{addr}"), set)
-}
 
 /// gpt-4o at $0.0001 per output token, free input: a call of 100 output tokens costs $0.01.
 fn yaml(url: &str, redis: &str) -> String {
@@ -81,7 +49,7 @@ async fn replicas_share_one_rpm_limit_and_survive_redis_loss() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("keys.db");
     let db = db.to_str().unwrap();
-    let (redis_url, cut) = proxy().await;
+    let (redis_url, cut) = redis_proxy().await;
     let one = TestGateway::start_with_db(&yaml(&upstream.url(), &redis_url), Some(db)).await;
     let two = TestGateway::start_with_db(&yaml(&upstream.url(), &redis_url), Some(db)).await;
     let v: Value = one
@@ -154,4 +122,105 @@ async fn a_dead_redis_at_start_leaves_local_limits() {
     assert!(metrics.contains("reason=\"rpm_limit\"} 1"), "{metrics}");
     let metrics = gw.get("/metrics").send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("llm_gateway_shared_limits 0"), "{metrics}");
+}
+
+async fn metrics_value(gw: &TestGateway, name: &str) -> Option<f64> {
+    metric(&gw.get("/metrics").send().await.unwrap().text().await.unwrap(), name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_down_at_start_is_used_once_it_comes_up() {
+    if !redis_up().await {
+        return;
+    }
+    let upstream = MockServer::start().await;
+    upstream.set_default(MockResponse::json(200, openai_chat("gpt-4o", "ok")));
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keys.db");
+    let db = db.to_str().unwrap();
+    // A free port nobody listens on (yet).
+    let addr = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let late = TestGateway::start_with_db(&yaml(&upstream.url(), &format!("redis://{addr}")), Some(db)).await;
+    assert_eq!(metrics_value(&late, "llm_gateway_shared_limits").await, Some(0.0));
+    // Keys (and their budgets) made while Redis is away.
+    let generate = |body: Value| {
+        let req = late.post("/key/generate", &body);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned() }
+    };
+    let limited = generate(json!({"rpm_limit": 1})).await;
+    let budgeted = generate(json!({"max_budget": 0.02})).await;
+
+    let started = std::time::Instant::now();
+    let _redis = redis_proxy_on(TcpListener::bind(addr).await.unwrap());
+    while metrics_value(&late, "llm_gateway_shared_limits").await != Some(1.0) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "never switched to shared limits");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    println!("shared limits after {:?}", started.elapsed());
+
+    // Now shared with a replica connected from the start: one rpm limit, one budget.
+    let (redis_url, _cut) = redis_proxy().await;
+    let early = TestGateway::start_with_db(&yaml(&upstream.url(), &redis_url), Some(db)).await;
+    assert_eq!(chat(&late.url, &limited).await, 200);
+    assert_eq!(chat(&early.url, &limited).await, 429);
+    // The budget set while Redis was away reaches Redis with the first call: $0.02 is two calls.
+    assert_eq!(chat(&late.url, &budgeted).await, 200);
+    assert_eq!(chat(&early.url, &budgeted).await, 200);
+    assert_eq!(chat(&early.url, &budgeted).await, 400);
+    assert_eq!(chat(&late.url, &budgeted).await, 400);
+    assert_eq!(upstream.request_count(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cooldown_started_on_one_replica_is_kept_by_the_other() {
+    if !redis_up().await {
+        return;
+    }
+    let (bad, good) = (MockServer::start().await, MockServer::start().await);
+    bad.set_default(MockResponse::json(500, json!({"error": {"message": "down", "type": "server_error"}})));
+    good.set_default(MockResponse::json(200, openai_chat("gpt-4o", "ok")));
+    // Deployment ids unique to this run: the cooldowns in Redis are keyed by them.
+    let run = uuid::Uuid::new_v4();
+    let (bad_id, good_id) = (format!("bad-{run}"), format!("good-{run}"));
+    let deployment = |url: &str, id: &str| {
+        format!(
+            "  - model_name: flaky\n    litellm_params:\n      model: openai/gpt-4o\n      api_base: {url}/v1\n      \
+             api_key: os.environ/UPSTREAM_KEY\n    model_info:\n      id: {id}\n"
+        )
+    };
+    let (redis_url, _cut) = redis_proxy().await;
+    let yaml = format!(
+        "model_list:\n{}{}router_settings:\n  num_retries: 0\n  allowed_fails: 0\n  cooldown_time: 30\n\
+         general_settings:\n  master_key: {MASTER_KEY}\n  redis_url: \"{redis_url}\"\n",
+        deployment(&bad.url(), &bad_id),
+        deployment(&good.url(), &good_id)
+    );
+    let one = TestGateway::start(&yaml).await;
+    let two = TestGateway::start(&yaml).await;
+    let gauge = format!("llm_deployment_cooldown{{model_group=\"flaky\",deployment=\"{bad_id}\"}}");
+    assert_eq!(metrics_value(&two, &gauge).await, Some(0.0));
+
+    // Calls on one until one of them hits the failing deployment, which then cools down.
+    for _ in 0..50 {
+        if bad.request_count() > 0 {
+            break;
+        }
+        let _ = one.post("/v1/chat/completions", &chat_body("flaky")).send().await.unwrap();
+    }
+    assert_eq!(bad.request_count(), 1, "one failure is enough (allowed_fails: 0)");
+    assert_eq!(metrics_value(&one, &gauge).await, Some(1.0));
+    // Two sees it within its sync interval, and sends nothing there.
+    let started = std::time::Instant::now();
+    while metrics_value(&two, &gauge).await != Some(1.0) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(3), "two never saw the cooldown");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    println!("cooldown seen by the other replica after {:?}", started.elapsed());
+    for _ in 0..12 {
+        let resp = two.post("/v1/chat/completions", &chat_body("flaky")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["x-llm-deployment"], good_id.as_str());
+    }
+    assert_eq!(bad.request_count(), 1);
+    assert_eq!(metrics_value(&two, "llm_gateway_redis_errors_total").await, Some(0.0));
 }

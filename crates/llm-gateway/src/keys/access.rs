@@ -202,7 +202,8 @@ impl Access {
                     }
                     Err(e) => {
                         self.redis_fallbacks.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(error = %e, "shared rate limits unavailable: using this gateway's own counters");
+                        // Logged once per outage by the Redis link; counted per request here.
+                        tracing::debug!(error = %e, "shared rate limits unavailable: using this gateway's own counters");
                     }
                 }
             }

@@ -10,6 +10,7 @@ pub(crate) mod admin;
 pub(crate) mod limits;
 pub(crate) mod shared;
 pub(crate) mod shared_budget;
+pub(crate) mod shared_cooldowns;
 
 pub(crate) use access::{Access, Refusal};
 

@@ -3,30 +3,41 @@
 //! every scope in one Lua script, so concurrent calls on any replica never together pass a
 //! budget. When Redis cannot be reached, reservations fall back to this replica's in-memory store
 //! (which is kept in step with budget changes), logged and counted.
+//!
+//! A scope's hash missing from Redis (Redis connected after budgets were set, or restarted and
+//! empty) is recreated by the reservation script from this replica's view of the budget.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use llm_cost::{
     Budget, BudgetError, BudgetScope, BudgetStatus, BudgetStore, InMemoryBudgetStore, NanoUsd, Reservation,
 };
-use redis::aio::ConnectionManager;
+
+use super::shared::{RedisLink, SharedError};
 
 const TIMEOUT: Duration = Duration::from_secs(1);
 const PREFIX: &str = "llm-gateway:budget:";
 /// Reservation ids at or above this were made in Redis.
 const SHARED_ID: u64 = 1 << 63;
 
-/// KEYS: scope hashes. ARGV: amount. Rolls expired windows, then books `amount` in every scope
-/// that has a budget, or none. Returns `{0, booked flags...}` or `{index, max, spent, reserved}`.
+/// KEYS: scope hashes. ARGV: amount, then per scope the budget's max and window (ms) as this
+/// replica knows them (`''` when it does not), to recreate a missing hash. Rolls expired windows,
+/// then books `amount` in every scope that has a budget, or none. Returns `{0, booked flags...}`
+/// or `{index, max, spent, reserved}`.
 const RESERVE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local amount = tonumber(ARGV[1])
 local booked = {0}
 for i, key in ipairs(KEYS) do
+  local max = ARGV[2 * i]
+  if max ~= '' and redis.call('EXISTS', key) == 0 then
+    redis.call('HSET', key, 'max', max, 'window_ms', ARGV[2 * i + 1], 'start_ms', now, 'spent', 0, 'reserved', 0)
+  end
   if redis.call('EXISTS', key) == 1 then
     local w = tonumber(redis.call('HGET', key, 'window_ms') or '0')
     local start = tonumber(redis.call('HGET', key, 'start_ms') or '0')
@@ -53,29 +64,41 @@ return booked
 
 /// Budgets in Redis, with an in-memory fallback.
 pub(crate) struct SharedBudgets {
-    connection: ConnectionManager,
+    link: RedisLink,
     local: InMemoryBudgetStore,
+    /// Every budget set here (max, window in ms) by Redis key, to recreate missing hashes.
+    known: RwLock<HashMap<String, (u64, u64)>>,
     next_id: AtomicU64,
     fallbacks: Arc<AtomicU64>,
 }
 
 impl SharedBudgets {
-    /// Budgets on `connection`; `fallbacks` counts calls served by the local store instead.
-    pub(crate) fn new(connection: ConnectionManager, fallbacks: Arc<AtomicU64>) -> Self {
-        Self { connection, local: InMemoryBudgetStore::new(), next_id: AtomicU64::new(SHARED_ID), fallbacks }
+    /// Budgets through `link`; `fallbacks` counts calls served by the local store instead.
+    pub(crate) fn new(link: RedisLink, fallbacks: Arc<AtomicU64>) -> Self {
+        Self {
+            link,
+            local: InMemoryBudgetStore::new(),
+            known: RwLock::default(),
+            next_id: AtomicU64::new(SHARED_ID),
+            fallbacks,
+        }
     }
 
     async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, String> {
-        let mut c = self.connection.clone();
-        match tokio::time::timeout(TIMEOUT, cmd.query_async::<T>(&mut c)).await {
+        let Some(mut c) = self.link.connection() else { return Err("not connected".into()) };
+        let reply = match tokio::time::timeout(TIMEOUT, cmd.query_async::<T>(&mut c)).await {
             Err(_) => Err("timed out".into()),
             Ok(r) => r.map_err(|e| format!("{:?}", e.kind())),
+        };
+        if reply.is_ok() {
+            self.link.succeeded();
         }
+        reply
     }
 
     fn fell_back(&self, e: &str) {
         self.fallbacks.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(error = %e, "shared budgets unavailable: using this gateway's own");
+        self.link.down("budgets", &SharedError(e.to_owned()));
     }
 }
 
@@ -101,6 +124,7 @@ impl BudgetStore for SharedBudgets {
     ) -> Result<(), BudgetError> {
         self.local.set_budget(scope.clone(), budget, now).await?;
         let window = budget.window.map(|w| w.period().as_millis() as u64).unwrap_or(0);
+        self.known.write().unwrap_or_else(|p| p.into_inner()).insert(key(&scope), (budget.max.0, window));
         let mut cmd = redis::cmd("HSET");
         cmd.arg(key(&scope)).arg("max").arg(budget.max.0).arg("window_ms").arg(window);
         // A window already running is kept (other replicas set the same budget at start).
@@ -122,10 +146,17 @@ impl BudgetStore for SharedBudgets {
     ) -> Result<Reservation, BudgetError> {
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(RESERVE).arg(scopes.len());
-        for s in scopes {
-            cmd.arg(key(s));
+        let keys: Vec<String> = scopes.iter().map(key).collect();
+        cmd.arg(&keys).arg(amount.0);
+        {
+            let known = self.known.read().unwrap_or_else(|p| p.into_inner());
+            for k in &keys {
+                match known.get(k) {
+                    Some((max, window)) => cmd.arg(*max).arg(*window),
+                    None => cmd.arg("").arg(0),
+                };
+            }
         }
-        cmd.arg(amount.0);
         match self.run::<Vec<redis::Value>>(cmd).await {
             Ok(reply) => {
                 let num = |v: Option<&redis::Value>| -> u64 {
@@ -188,8 +219,10 @@ impl BudgetStore for SharedBudgets {
                 .arg("spent")
                 .arg(actual.0 as i64)
                 .ignore();
-            let mut c = self.connection.clone();
-            let done = tokio::time::timeout(TIMEOUT, pipe.query_async::<()>(&mut c)).await;
+            let done = match self.link.connection() {
+                Some(mut c) => tokio::time::timeout(TIMEOUT, pipe.query_async::<()>(&mut c)).await,
+                None => Ok(Err(redis::RedisError::from((redis::ErrorKind::IoError, "not connected")))),
+            };
             if !matches!(done, Ok(Ok(()))) {
                 self.fell_back("settle failed");
             }

@@ -107,3 +107,80 @@ pub fn config(groups: &[(&str, &str)], extra: &str) -> String {
     out.push_str(extra);
     out
 }
+
+/// The local Redis.
+pub const REDIS: &str = "127.0.0.1:6379";
+/// The local PostgreSQL (trust auth).
+pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn services_required() -> bool {
+    std::env::var("LLM_TEST_REQUIRE_SERVICES").as_deref() == Ok("1")
+}
+
+/// Whether the local Redis answers; prints why a test is skipped (or panics when services are
+/// required).
+pub async fn redis_up() -> bool {
+    match tokio::net::TcpStream::connect(REDIS).await {
+        Ok(_) => true,
+        Err(e) => {
+            assert!(!services_required(), "Redis at {REDIS} is required: {e}");
+            println!("skipping: Redis at {REDIS} is unreachable: {e}");
+            false
+        }
+    }
+}
+
+/// A TCP proxy to the local Redis that a test can cut: dropping the returned set closes the
+/// listener and every connection through it.
+pub async fn redis_proxy() -> (String, tokio::task::JoinSet<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("redis://{}", listener.local_addr().unwrap());
+    (url, redis_proxy_on(listener))
+}
+
+/// A cuttable proxy to the local Redis on `listener`.
+pub fn redis_proxy_on(listener: tokio::net::TcpListener) -> tokio::task::JoinSet<()> {
+    let mut set = tokio::task::JoinSet::new();
+    set.spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            conns.spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(REDIS).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    set
+}
+
+/// A fresh schema in the local PostgreSQL: its URL and an admin client (to drop it with
+/// [`drop_schema`]); `None` (with a printed message) when PostgreSQL is absent.
+pub async fn pg_schema() -> Option<(String, tokio_postgres::Client)> {
+    let (client, conn) = match tokio_postgres::connect(POSTGRES, tokio_postgres::NoTls).await {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(!services_required(), "PostgreSQL at {POSTGRES} is required: {e}");
+            println!("skipping: PostgreSQL at {POSTGRES} is unreachable: {e}");
+            return None;
+        }
+    };
+    tokio::spawn(conn);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("llm_gateway_test_{}_{nanos}", std::process::id());
+    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    Some((format!("{POSTGRES}?options=-c%20search_path%3D{schema}"), client))
+}
+
+/// Drops the schema of a [`pg_schema`] URL.
+pub async fn drop_schema(url: &str, admin: &tokio_postgres::Client) {
+    let schema = url.rsplit("%3D").next().unwrap();
+    admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
+}
+
+/// A value of `/metrics` text (the first line starting with `name `).
+pub fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+}
