@@ -133,7 +133,10 @@ impl Gateway {
         // unreachable (at start: until it connects) each falls back to this gateway's own.
         let mut cooldowns = None;
         if let Some(url) = &config.redis_url {
-            let link = crate::keys::shared::RedisLink::open(url).await;
+            let prefix = config.general_settings.redis_key_prefix.as_deref();
+            let link = crate::keys::shared::RedisLink::open(url)
+                .await
+                .with_key_prefix(prefix.unwrap_or(crate::keys::shared::DEFAULT_KEY_PREFIX));
             let fallbacks = Arc::clone(&access.redis_fallbacks);
             access.budgets =
                 Arc::new(crate::keys::shared_budget::SharedBudgets::new(link.clone(), fallbacks));

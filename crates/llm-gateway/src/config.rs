@@ -241,6 +241,9 @@ pub struct GeneralSettings {
     pub max_request_size_mb: Option<f64>,
     /// The Redis shared by replicas for rate limits (`redis://host:port/db`, a secret).
     pub redis_url: Option<String>,
+    /// Our own key: what every Redis key of the shared limits, budgets and cooldowns starts with,
+    /// so that separate gateway fleets can share one Redis. Default `llm-gateway:`.
+    pub redis_key_prefix: Option<String>,
     /// Our own key: seconds without a first streamed token before the gateway sends the
     /// response head and SSE keep-alive comments (then every as many seconds). Default 5.
     pub stream_keepalive_seconds: Option<f64>,
@@ -252,6 +255,7 @@ impl fmt::Debug for GeneralSettings {
             .field("master_key", &self.master_key.as_ref().map(|_| "<redacted>"))
             .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
             .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
+            .field("redis_key_prefix", &self.redis_key_prefix)
             .field("max_request_size_mb", &self.max_request_size_mb)
             .field("stream_keepalive_seconds", &self.stream_keepalive_seconds)
             .finish()

@@ -29,7 +29,13 @@
 //! Redis cannot be reached each gateway falls back to its own state
 //! (`llm_gateway_redis_fallback_total`, `llm_gateway_redis_errors_total`,
 //! `llm_gateway_shared_limits 0`) and requests stop calling Redis until a background probe sees
-//! it answer again; a Redis that is down at start is retried in the background.
+//! it answer again; a Redis that is down at start is retried in the background. Scripts are sent
+//! by SHA, and every Redis key starts with `general_settings.redis_key_prefix` (default
+//! `llm-gateway:`), so separate fleets can share one Redis.
+//! Budgets of keys, teams and users made or changed on another replica apply here within the
+//! key cache's 5 s; spend is read back from the spend log at start and when a budget is first
+//! seen, so a restart forgets none. `budget_duration` windows (`30d`) run from the record's
+//! creation; `expires` takes Unix seconds, an ISO 8601 datetime, or `null`.
 //! With `litellm_settings.cache: true` and `cache_params: {type: redis, host, port, password}`
 //! (or the gateway's Redis URL), cached answers sit in memory in front of Redis, shared by every
 //! replica; `type: local` (the default) keeps them in memory only.

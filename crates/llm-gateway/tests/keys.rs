@@ -391,6 +391,134 @@ async fn concurrent_calls_never_pass_budget_or_rpm(db: Option<&str>) {
     assert!(info["info"]["spend"].as_f64().unwrap() <= 0.5 + 1e-9, "{info}");
 }
 
+/// `expires` takes Unix seconds, an ISO 8601 datetime (as LiteLLM sends it) or `null`.
+async fn expires_takes_unix_seconds_datetimes_and_null(db: Option<&str>) {
+    let up = upstream().await;
+    let gw = TestGateway::start_with_db(&priced_config(&up.url()), Some(db.unwrap_or(":memory:"))).await;
+    let (key, v) = generate(&gw, json!({"expires": "2999-01-01T00:00:00Z"})).await;
+    // `/key/info` and the admin answers give Unix seconds.
+    assert_eq!(v["expires"], json!(32_472_144_000i64));
+    assert_eq!(status_of(&gw, &key, "gpt-4o").await.0, 200);
+    let (s, v) = admin(&gw, "/key/update", json!({"key": key, "expires": "2020-01-01T02:00:00+02:00"})).await;
+    assert_eq!((s, &v["expires"]), (200, &json!(1_577_836_800)), "{v}");
+    let (s, v) = status_of(&gw, &key, "gpt-4o").await;
+    assert_eq!(s, 401, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("expired"), "{v}");
+    let (s, v) = admin(&gw, "/key/update", json!({"key": key, "expires": null})).await;
+    assert_eq!((s, &v["expires"]), (200, &Value::Null), "{v}");
+    assert_eq!(status_of(&gw, &key, "gpt-4o").await.0, 200);
+    let in_an_hour = now() + 3600;
+    let (s, v) = admin(&gw, "/key/update", json!({"key": key, "expires": in_an_hour})).await;
+    assert_eq!((s, v["expires"].as_i64().unwrap()), (200, in_an_hour));
+    let (_, info) = admin_get(&gw, &format!("/key/info?key={key}")).await;
+    assert_eq!(info["info"]["expires"], v["expires"]);
+    for wrong in [json!("next tuesday"), json!("2026-02-30T00:00:00Z"), json!({"at": 1})] {
+        for (path, body) in [
+            ("/key/generate", json!({"expires": wrong})),
+            ("/key/update", json!({"key": key, "expires": wrong})),
+        ] {
+            let (s, v) = admin(&gw, path, body).await;
+            assert_eq!(s, 400, "{path} {wrong}: {v}");
+            assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
+            assert!(v["error"]["message"].as_str().unwrap().contains("`expires`"), "{v}");
+        }
+    }
+    // The failed update changed nothing.
+    assert_eq!(status_of(&gw, &key, "gpt-4o").await.0, 200);
+}
+
+/// `db`, or a SQLite file in `dir` (so that two gateways can share it).
+fn shared_db(db: Option<&str>, dir: &tempfile::TempDir) -> String {
+    db.map(str::to_owned).unwrap_or_else(|| dir.path().join("gateway.db").to_string_lossy().into_owned())
+}
+
+async fn spend_of(gw: &TestGateway, key: &str) -> f64 {
+    let (s, info) = admin_get(gw, &format!("/key/info?key={key}")).await;
+    assert_eq!(s, 200, "{info}");
+    info["info"]["spend"].as_f64().unwrap()
+}
+
+/// Without Redis, two gateways on one database: keys, teams and users made (or changed) on one
+/// after the other started are limited on the other too, counting the spend logged so far.
+async fn budgets_made_on_one_replica_bind_the_other(db: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = shared_db(db, &dir);
+    let up = upstream().await;
+    let yaml = priced_config(&up.url());
+    let one = TestGateway::start_with_db(&yaml, Some(&db)).await;
+    let two = TestGateway::start_with_db(&yaml, Some(&db)).await;
+
+    // $0.025 admits two calls of $0.01 (the third's reservation would pass it).
+    let (key, _) = generate(&one, json!({"max_budget": 0.025})).await;
+    assert_eq!(status_of(&two, &key, "gpt-4o").await.0, 200);
+    assert_eq!(status_of(&two, &key, "gpt-4o").await.0, 200);
+    let (s, v) = status_of(&two, &key, "gpt-4o").await;
+    assert_eq!(s, 400, "gateway two let a key made on gateway one past its budget: {v}");
+    assert_eq!(v["error"]["type"], "budget_exceeded");
+
+    admin(&one, "/team/new", json!({"team_id": "late-team", "max_budget": 0.015})).await;
+    admin(&one, "/user/new", json!({"user_id": "late-user", "max_budget": 0.015})).await;
+    let (tkey, _) = generate(&one, json!({"team_id": "late-team"})).await;
+    let (ukey, _) = generate(&one, json!({"user_id": "late-user"})).await;
+    for k in [&tkey, &ukey] {
+        assert_eq!(status_of(&two, k, "gpt-4o").await.0, 200);
+        assert_eq!(status_of(&two, k, "gpt-4o").await.0, 400, "team or user budget not enforced on two");
+    }
+
+    // Spend logged by one counts on two when two first sees the key.
+    let (seen, _) = generate(&one, json!({"max_budget": 0.025, "budget_duration": "30d"})).await;
+    assert_eq!(status_of(&one, &seen, "gpt-4o").await.0, 200);
+    one.gateway.spend_store().flush().await;
+    assert!((spend_of(&two, &seen).await - 0.01).abs() < 1e-9);
+    assert_eq!(status_of(&two, &seen, "gpt-4o").await.0, 200);
+    assert_eq!(status_of(&two, &seen, "gpt-4o").await.0, 400);
+
+    // A budget raised on one applies on two once its cached record expires; spend is kept.
+    admin(&one, "/key/update", json!({"key": key, "max_budget": 1.0})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5_200)).await;
+    assert_eq!(status_of(&two, &key, "gpt-4o").await.0, 200);
+    assert!((spend_of(&two, &key).await - 0.03).abs() < 1e-9);
+    assert_eq!(up.request_count(), 7);
+}
+
+/// Spend survives a restart: a key that spent its budget stays refused by a new gateway on the
+/// same database, and `/key/info` still shows the spend.
+async fn spent_budgets_survive_a_restart(db: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = shared_db(db, &dir);
+    let up = upstream().await;
+    let yaml = priced_config(&up.url());
+    let gw = TestGateway::start_with_db(&yaml, Some(&db)).await;
+    let (key, _) = generate(&gw, json!({"max_budget": 0.02})).await;
+    let (windowed, _) = generate(&gw, json!({"max_budget": 0.02, "budget_duration": "30d"})).await;
+    admin(&gw, "/team/new", json!({"team_id": "spenders", "max_budget": 0.01})).await;
+    let (member, _) = generate(&gw, json!({"team_id": "spenders"})).await;
+    for k in [&key, &key, &windowed, &windowed, &member] {
+        assert_eq!(status_of(&gw, k, "gpt-4o").await.0, 200);
+    }
+    for k in [&key, &windowed, &member] {
+        assert_eq!(status_of(&gw, k, "gpt-4o").await.0, 400);
+    }
+    gw.gateway.spend_store().flush().await;
+    gw.stop().await;
+
+    let gw = TestGateway::start_with_db(&yaml, Some(&db)).await;
+    for k in [&key, &windowed, &member] {
+        let (s, v) = status_of(&gw, k, "gpt-4o").await;
+        assert_eq!(s, 400, "a restart forgot the spend: {v}");
+        assert_eq!(v["error"]["type"], "budget_exceeded");
+    }
+    assert!((spend_of(&gw, &key).await - 0.02).abs() < 1e-9);
+    assert!((spend_of(&gw, &windowed).await - 0.02).abs() < 1e-9);
+    let (_, team) = admin_get(&gw, "/team/info?team_id=spenders").await;
+    assert!((team["team_info"]["spend"].as_f64().unwrap() - 0.01).abs() < 1e-9, "{team}");
+    // Raising the budget lets the key in again, with its spend kept.
+    admin(&gw, "/key/update", json!({"key": key, "max_budget": 0.03})).await;
+    assert_eq!(status_of(&gw, &key, "gpt-4o").await.0, 200);
+    assert_eq!(status_of(&gw, &key, "gpt-4o").await.0, 400);
+    assert_eq!(up.request_count(), 6);
+}
+
 const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// A fresh PostgreSQL schema (URL and an admin client); `None` when PostgreSQL is absent.
@@ -447,7 +575,10 @@ on_sqlite_and_postgres!(
     bad_and_expired_keys_are_401,
     budgets_of_key_user_and_team_are_enforced_before_the_call,
     rate_limits_answer_429_with_retry_after,
-    concurrent_calls_never_pass_budget_or_rpm
+    concurrent_calls_never_pass_budget_or_rpm,
+    budgets_made_on_one_replica_bind_the_other,
+    spent_budgets_survive_a_restart,
+    expires_takes_unix_seconds_datetimes_and_null
 );
 
 /// Two gateways on one PostgreSQL database: a key made on one works on the other, and the keys

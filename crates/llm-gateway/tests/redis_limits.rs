@@ -224,3 +224,86 @@ async fn a_cooldown_started_on_one_replica_is_kept_by_the_other() {
     assert_eq!(bad.request_count(), 1);
     assert_eq!(metrics_value(&two, "llm_gateway_redis_errors_total").await, Some(0.0));
 }
+
+async fn spend(gw: &TestGateway, key: &str) -> f64 {
+    let info: Value = gw.get(&format!("/key/info?key={key}")).send().await.unwrap().json().await.unwrap();
+    info["info"]["spend"].as_f64().unwrap()
+}
+
+/// With Redis configured but unreachable, each replica falls back to its own budget store: it
+/// still learns budgets made on another replica after it started, with the spend logged so far,
+/// and a restart keeps the spend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_away_budgets_made_elsewhere_and_past_spend_still_bind() {
+    let upstream = MockServer::start().await;
+    upstream.set_default(MockResponse::json(200, openai_chat("gpt-4o", "ok")));
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keys.db");
+    let db = db.to_str().unwrap();
+    // Nothing listens on port 1.
+    let config = yaml(&upstream.url(), "redis://127.0.0.1:1");
+    let one = TestGateway::start_with_db(&config, Some(db)).await;
+    let two = TestGateway::start_with_db(&config, Some(db)).await;
+    let generate = |gw: &TestGateway, body: Value| {
+        let req = gw.post("/key/generate", &body);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned() }
+    };
+    // $0.025: two calls of $0.01.
+    let key = generate(&one, json!({"max_budget": 0.025})).await;
+    assert_eq!(chat(&two.url, &key).await, 200);
+    assert_eq!(chat(&two.url, &key).await, 200);
+    assert_eq!(chat(&two.url, &key).await, 400, "a key made on one is unlimited on two");
+    // Spend logged by one counts on two.
+    let seen = generate(&one, json!({"max_budget": 0.025, "budget_duration": "1d"})).await;
+    assert_eq!(chat(&one.url, &seen).await, 200);
+    one.gateway.spend_store().flush().await;
+    assert_eq!(chat(&two.url, &seen).await, 200);
+    assert_eq!(chat(&two.url, &seen).await, 400);
+    two.gateway.spend_store().flush().await;
+    two.stop().await;
+
+    let three = TestGateway::start_with_db(&config, Some(db)).await;
+    assert_eq!(chat(&three.url, &key).await, 400);
+    assert_eq!(chat(&three.url, &seen).await, 400);
+    assert!((spend(&three, &key).await - 0.02).abs() < 1e-9);
+    assert!((spend(&three, &seen).await - 0.02).abs() < 1e-9);
+    assert!(fallbacks(&three).await > 0);
+    assert_eq!(upstream.request_count(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateways_with_different_key_prefixes_keep_their_limits_apart() {
+    if !redis_up().await {
+        return;
+    }
+    let upstream = MockServer::start().await;
+    upstream.set_default(MockResponse::json(200, openai_chat("gpt-4o", "ok")));
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keys.db");
+    let db = db.to_str().unwrap();
+    let fleet = format!("fleet-{}:", uuid_like());
+    let with_prefix = |prefix: &str| {
+        yaml(&upstream.url(), "redis://127.0.0.1:6379")
+            .replace("general_settings:\n", &format!("general_settings:\n  redis_key_prefix: \"{prefix}\"\n"))
+    };
+    // One key store, one Redis, two fleets: a key limited to one call a minute gets one call in
+    // each fleet, and the Redis keys of the first fleet carry its prefix.
+    let one = TestGateway::start_with_db(&with_prefix(&fleet), Some(db)).await;
+    let two = TestGateway::start_with_db(&with_prefix(&format!("other-{fleet}")), Some(db)).await;
+    let v: Value =
+        one.post("/key/generate", &json!({"rpm_limit": 1})).send().await.unwrap().json().await.unwrap();
+    let key = v["key"].as_str().unwrap().to_owned();
+    assert_eq!(chat(&one.url, &key).await, 200);
+    assert_eq!(chat(&one.url, &key).await, 429);
+    assert_eq!(chat(&two.url, &key).await, 200);
+    let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{fleet}rpm:*")).query_async(&mut conn).await.unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
+}
+
+fn uuid_like() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}

@@ -131,13 +131,135 @@ fn take_duration(patch: &mut Map<String, Value>) -> Result<()> {
     }
 }
 
+/// Reads `expires` in `patch` as Unix seconds: an integer (Unix seconds, also as a string), an
+/// ISO 8601 / RFC 3339 datetime string as LiteLLM sends it (`2026-12-01T00:00:00Z`, with an
+/// offset, or without one for UTC), or `null` (never expires).
+fn take_expires(patch: &mut Map<String, Value>) -> Result<()> {
+    let Some(value) = patch.get_mut("expires") else { return Ok(()) };
+    let secs = match &*value {
+        Value::Null => return Ok(()),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            // Whole seconds of a fractional time; out of any sensible range is an error.
+            n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f.floor() as i64)
+        }),
+        Value::String(text) => parse_time(text.trim()),
+        _ => None,
+    };
+    match secs {
+        Some(secs) => {
+            *value = json!(secs);
+            Ok(())
+        }
+        None => Err(bad("invalid field `expires`: expected Unix seconds, an ISO 8601 datetime like \
+             `2026-12-01T00:00:00Z`, or null")),
+    }
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (the inverse of
+/// [`llm_core::civil_from_days`]).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Unix seconds of `text`: digits (Unix seconds), or `YYYY-MM-DD` optionally followed by `T` (or
+/// a space) and `HH:MM[:SS[.fraction]]` and an offset (`Z` or `±HH[:MM]`; none: UTC).
+/// Fractions of a second are dropped.
+fn parse_time(text: &str) -> Option<i64> {
+    if !text.is_empty() && text.strip_prefix('-').unwrap_or(text).bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    let b = text.as_bytes();
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        let part = b.get(range)?;
+        part.iter().all(u8::is_ascii_digit).then(|| part.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+    };
+    let (year, month, day) = (i64::from(num(0..4)?), num(5..7)?, num(8..10)?);
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !(1..=12).contains(&month) {
+        return None;
+    }
+    if day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    let mut secs = days_from_civil(year, month, day) * 86_400;
+    let mut rest = &b[10..];
+    if rest.is_empty() {
+        return Some(secs);
+    }
+    if !matches!(rest[0], b'T' | b't' | b' ') {
+        return None;
+    }
+    rest = &rest[1..];
+    let two = |s: &[u8]| -> Option<u32> {
+        let d = s.get(..2)?;
+        d.iter().all(u8::is_ascii_digit).then(|| u32::from(d[0] - b'0') * 10 + u32::from(d[1] - b'0'))
+    };
+    let hour = two(rest)?;
+    if rest.get(2) != Some(&b':') {
+        return None;
+    }
+    let minute = two(&rest[3..])?;
+    rest = &rest[5..];
+    let mut second = 0;
+    if rest.first() == Some(&b':') {
+        second = two(&rest[1..])?;
+        rest = &rest[3..];
+        if matches!(rest.first(), Some(b'.' | b',')) {
+            let digits = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if digits == 0 {
+                return None;
+            }
+            rest = &rest[1 + digits..];
+        }
+    }
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    secs += i64::from(hour * 3600 + minute * 60 + second);
+    let offset = match rest {
+        [] | [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), tail @ ..] => {
+            let (h, m) = match tail {
+                [_, _] => (two(tail)?, 0),
+                [_, _, b':', _, _] => (two(tail)?, two(&tail[3..])?),
+                [_, _, _, _] => (two(tail)?, two(&tail[2..])?),
+                _ => return None,
+            };
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let offset = i64::from(h * 3600 + m * 60);
+            if *sign == b'-' { -offset } else { offset }
+        }
+        _ => return None,
+    };
+    Some(secs - offset)
+}
+
 const KEY_PROTECTED: &[&str] = &["token", "key_id", "key_name", "created_at", "key", "spend"];
 
 async fn resolve_key(access: &Access, key: Option<&Value>) -> Result<Arc<KeyRecord>> {
     let key = key.and_then(Value::as_str).ok_or_else(|| bad("missing field `key`"))?;
     // The plaintext key or its hash (`token`).
     let token = if key.starts_with("sk-") { hash_key(key) } else { key.to_owned() };
-    access.store.key(&token).await.map_err(internal)?.ok_or_else(|| not_found("no such key"))
+    let record = access.store.key(&token).await.map_err(internal)?.ok_or_else(|| not_found("no such key"))?;
+    // A key made or changed on another replica: its budget and spend so far, for `spend`.
+    access.ensure_key_budget(&record).await;
+    Ok(record)
 }
 
 async fn validate_key(access: &Access, record: &KeyRecord) -> Result<()> {
@@ -157,9 +279,7 @@ async fn validate_key(access: &Access, record: &KeyRecord) -> Result<()> {
 
 async fn save_key(access: &Access, record: KeyRecord) -> Result<Arc<KeyRecord>> {
     let record = access.store.put_key(record).await.map_err(internal)?;
-    access
-        .sync_budget(BudgetScope::Key(record.key_id()), record.max_budget, record.budget_duration.as_deref())
-        .await;
+    access.sync_key_budget(&record).await;
     Ok(record)
 }
 
@@ -175,6 +295,7 @@ async fn key_generate(
 ) -> Result<Response> {
     let mut patch = body(b)?;
     take_duration(&mut patch)?;
+    take_expires(&mut patch)?;
     let key = new_key().map_err(internal)?;
     let token = hash_key(&key);
     let base = KeyRecord {
@@ -196,6 +317,7 @@ async fn key_update(State(access): State<Arc<Access>>, b: Result<Bytes, BytesRej
     let mut patch = body(b)?;
     let current = resolve_key(&access, patch.get("key")).await?;
     take_duration(&mut patch)?;
+    take_expires(&mut patch)?;
     let record = merge(&*current, patch, KEY_PROTECTED)?;
     validate_key(&access, &record).await?;
     let record = save_key(&access, record).await?;
@@ -322,7 +444,7 @@ async fn save_team(access: &Access, record: TeamRecord) -> Result<Value> {
     check_budget(record.max_budget, record.budget_duration.as_deref())?;
     let record = access.store.put_team(record).await.map_err(internal)?;
     let scope = BudgetScope::Team(record.team_id.clone());
-    access.sync_budget(scope.clone(), record.max_budget, record.budget_duration.as_deref()).await;
+    access.sync_team_budget(&record).await;
     let mut v = serde_json::to_value(&*record).unwrap_or_default();
     v["spend"] = json!(access.spent(&scope).await);
     Ok(v)
@@ -385,6 +507,7 @@ struct TeamQuery {
 
 async fn team_info(State(access): State<Arc<Access>>, Query(q): Query<TeamQuery>) -> Result<Response> {
     let team = resolve_team(&access, q.team_id.as_deref()).await?;
+    access.ensure_team_budget(&team).await;
     let mut info = serde_json::to_value(&*team).unwrap_or_default();
     info["spend"] = json!(access.spent(&BudgetScope::Team(team.team_id.clone())).await);
     let keys: Vec<KeyRecord> = access.store.list(Table::Keys).await.map_err(internal)?;
@@ -415,8 +538,7 @@ async fn user_new(State(access): State<Arc<Access>>, b: Result<Bytes, BytesRejec
     let record: UserRecord = merge(&base, patch, &["user_id", "created_at", "spend"])?;
     check_budget(record.max_budget, record.budget_duration.as_deref())?;
     access.store.put_user(&record).await.map_err(internal)?;
-    let scope = BudgetScope::User(record.user_id.clone());
-    access.sync_budget(scope, record.max_budget, record.budget_duration.as_deref()).await;
+    access.sync_user_budget(&record).await;
     Ok(axum::Json(record).into_response())
 }
 
@@ -433,10 +555,75 @@ async fn user_info(State(access): State<Arc<Access>>, Query(q): Query<UserQuery>
         .await
         .map_err(internal)?
         .ok_or_else(|| not_found(format!("no user `{id}`")))?;
-    let mut info = serde_json::to_value(&user).unwrap_or_default();
+    access.ensure_user_budget(&user).await;
+    let mut info = serde_json::to_value(&*user).unwrap_or_default();
     info["spend"] = json!(access.spent(&BudgetScope::User(id.clone())).await);
     let keys: Vec<KeyRecord> = access.store.list(Table::Keys).await.map_err(internal)?;
     let keys: Vec<&str> =
         keys.iter().filter(|k| k.user_id.as_deref() == Some(&id)).map(|k| k.token.as_str()).collect();
     Ok(axum::Json(json!({"user_id": id, "user_info": info, "keys": keys})).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_from_civil_inverts_civil_from_days() {
+        for days in [-800_000, -719_468, -1, 0, 1, 11_016, 20_000, 20_788, 2_932_896] {
+            let (y, m, d) = llm_core::civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+        }
+    }
+
+    #[test]
+    fn expires_takes_unix_seconds_and_iso_8601() {
+        // 2026-12-01T00:00:00Z.
+        const DEC_1: i64 = 1_796_083_200;
+        for (text, want) in [
+            ("2026-12-01T00:00:00Z", Some(DEC_1)),
+            ("2026-12-01t00:00:00z", Some(DEC_1)),
+            ("2026-12-01T00:00:00+00:00", Some(DEC_1)),
+            ("2026-12-01T01:30:00+01:30", Some(DEC_1)),
+            ("2026-11-30T19:00:00-0500", Some(DEC_1)),
+            ("2026-11-30T23:00-01", Some(DEC_1)),
+            ("2026-12-01 00:00:00", Some(DEC_1)),
+            ("2026-12-01T00:00:00.999999", Some(DEC_1)),
+            ("2026-12-01", Some(DEC_1)),
+            ("2026-12-01T00:00:01Z", Some(DEC_1 + 1)),
+            ("2024-02-29T12:00:00Z", Some(1_709_208_000)),
+            ("1970-01-01T00:00:00Z", Some(0)),
+            ("1796083200", Some(DEC_1)),
+            ("2023-02-29", None),
+            ("2026-13-01", None),
+            ("2026-12-01T24:00:00Z", None),
+            ("2026-12-01T00:60:00Z", None),
+            ("2026-12-01T00:00:00+25:00", None),
+            ("2026-12-01T00:00:00.Z", None),
+            ("2026-12-01T00", None),
+            ("2026-12-01X00:00:00", None),
+            ("2026-12-01T00:00:00Zjunk", None),
+            ("26-12-01", None),
+            ("next tuesday", None),
+            ("", None),
+            ("ÿÿÿÿ-12-01", None),
+        ] {
+            assert_eq!(parse_time(text), want, "{text}");
+        }
+        let take = |v: Value| {
+            let mut patch = Map::from_iter([("expires".to_owned(), v)]);
+            take_expires(&mut patch).map(|()| patch["expires"].clone())
+        };
+        assert_eq!(take(json!(DEC_1)).unwrap(), json!(DEC_1));
+        assert_eq!(take(json!(1.5)).unwrap(), json!(1));
+        assert_eq!(take(json!("2026-12-01T00:00:00Z")).unwrap(), json!(DEC_1));
+        assert_eq!(take(Value::Null).unwrap(), Value::Null);
+        for wrong in [json!("soon"), json!(true), json!([1]), json!(1e300)] {
+            let e = take(wrong.clone()).unwrap_err();
+            assert!(e.message.contains("`expires`"), "{wrong}: {}", e.message);
+        }
+        let mut untouched = Map::new();
+        take_expires(&mut untouched).unwrap();
+        assert!(untouched.is_empty());
+    }
 }

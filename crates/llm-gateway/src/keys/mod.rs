@@ -152,12 +152,27 @@ enum Db {
 }
 
 type Cache<T> = RwLock<HashMap<String, (Instant, Arc<T>)>>;
+/// Users by id, `None` for ids without a record.
+type UserCache = RwLock<HashMap<String, (Instant, Option<Arc<UserRecord>>)>>;
 
-/// Keys, teams and users in SQLite or PostgreSQL, with a write-through cache of keys and teams.
+/// Keys, teams and users in SQLite or PostgreSQL, with a write-through cache of keys, teams and
+/// users (users also cached when missing: they are looked up by the ids keys name).
 pub(crate) struct KeyStore {
     db: Db,
     keys: Cache<KeyRecord>,
     teams: Cache<TeamRecord>,
+    users: UserCache,
+}
+
+/// Whose spend to sum from the spend log.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SpendOf<'a> {
+    /// A key, by its stable id (`key_hash` in the log).
+    Key(&'a str),
+    /// A team (`team`).
+    Team(&'a str),
+    /// A user (`user`: the key's user, never the request's `user` field).
+    User(&'a str),
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -211,7 +226,7 @@ impl KeyStore {
     }
 
     fn with_db(db: Db) -> Self {
-        Self { db, keys: RwLock::default(), teams: RwLock::default() }
+        Self { db, keys: RwLock::default(), teams: RwLock::default(), users: RwLock::default() }
     }
 
     async fn put<T: Serialize>(
@@ -362,14 +377,76 @@ impl KeyStore {
         self.delete(Table::Teams, team_id).await
     }
 
-    /// The user `user_id`.
-    pub(crate) async fn user(&self, user_id: &str) -> Result<Option<UserRecord>, KeyStoreError> {
-        self.get(Table::Users, user_id).await
+    /// The user `user_id`: from the cache, else from the database (then cached, found or not).
+    pub(crate) async fn user(&self, user_id: &str) -> Result<Option<Arc<UserRecord>>, KeyStoreError> {
+        {
+            let map = self.users.read().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, user)) = map.get(user_id).filter(|(at, _)| at.elapsed() < CACHE_TTL) {
+                return Ok(user.clone());
+            }
+        }
+        let user = self.get::<UserRecord>(Table::Users, user_id).await?.map(Arc::new);
+        let mut map = self.users.write().unwrap_or_else(|p| p.into_inner());
+        // Bounded by the user ids keys name; expired entries go when the map grows.
+        if map.len() >= 10_000 {
+            map.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
+        }
+        map.insert(user_id.to_owned(), (Instant::now(), user.clone()));
+        Ok(user)
     }
 
-    /// Stores a user.
+    /// Stores a user and refreshes the cache.
     pub(crate) async fn put_user(&self, record: &UserRecord) -> Result<(), KeyStoreError> {
-        self.put(Table::Users, &record.user_id, record.user_email.as_deref(), record).await
+        self.users.write().unwrap_or_else(|p| p.into_inner()).remove(&record.user_id);
+        self.put(Table::Users, &record.user_id, record.user_email.as_deref(), record).await?;
+        let entry = (Instant::now(), Some(Arc::new(record.clone())));
+        self.users.write().unwrap_or_else(|p| p.into_inner()).insert(record.user_id.clone(), entry);
+        Ok(())
+    }
+
+    /// USD spent by `whom` since `since_ms` (Unix milliseconds; `None`: ever), from the spend log
+    /// (`spend_logs`, kept in the same database by the spend store); 0 when there is no log yet.
+    pub(crate) async fn logged_spend(
+        &self,
+        whom: SpendOf<'_>,
+        since_ms: Option<i64>,
+    ) -> Result<f64, KeyStoreError> {
+        let (column, id) = match whom {
+            SpendOf::Key(k) => ("key_hash", k),
+            SpendOf::Team(t) => ("team", t),
+            SpendOf::User(u) => ("\"user\"", u),
+        };
+        let since = since_ms.unwrap_or(i64::MIN);
+        let sql = |p: [&str; 2]| {
+            format!(
+                "SELECT SUM(cost_usd) FROM spend_logs WHERE {column} = {} AND started_at_ms >= {}",
+                p[0], p[1]
+            )
+        };
+        let sum: Option<f64> = match &self.db {
+            Db::Sqlite(c) => {
+                let conn = lock(c);
+                let exists: Option<String> = conn
+                    .query_row(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'spend_logs'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if exists.is_none() {
+                    return Ok(0.0);
+                }
+                conn.query_row(&sql(["?1", "?2"]), params![id, since], |r| r.get(0))?
+            }
+            Db::Postgres(c) => {
+                let exists = c.query_one("SELECT to_regclass('spend_logs') IS NOT NULL", &[]).await?;
+                if !exists.try_get::<_, bool>(0)? {
+                    return Ok(0.0);
+                }
+                c.query_one(&sql(["$1", "$2"]), &[&id, &since]).await?.try_get(0)?
+            }
+        };
+        Ok(sum.filter(|s| s.is_finite() && *s > 0.0).unwrap_or(0.0))
     }
 }
 

@@ -4,6 +4,9 @@
 //! budget. When Redis cannot be reached, reservations fall back to this replica's in-memory store
 //! (which is kept in step with budget changes), logged and counted.
 //!
+//! Spend read from the spend log (at start, or when a budget is new here) raises the local
+//! fallback's count only ([`SEED_ID`]); Redis keeps its own count across gateway restarts.
+//!
 //! A scope's hash missing from Redis (Redis connected after budgets were set, or restarted and
 //! empty) is recreated by the reservation script from this replica's view of the budget.
 
@@ -17,18 +20,22 @@ use llm_cost::{
     Budget, BudgetError, BudgetScope, BudgetStatus, BudgetStore, InMemoryBudgetStore, NanoUsd, Reservation,
 };
 
-use super::shared::{RedisLink, SharedError};
+use super::shared::{LuaScript, RedisLink, ScriptCall, SharedError};
 
 const TIMEOUT: Duration = Duration::from_secs(1);
-const PREFIX: &str = "llm-gateway:budget:";
-/// Reservation ids at or above this were made in Redis.
+/// Reservation ids at or above this were made in Redis; those below, in the local store.
 const SHARED_ID: u64 = 1 << 63;
+/// Settling a reservation of nothing with this id raises the spend the local fallback counts for
+/// its scopes to the settled amount (when it counts less): how spend read from the spend log is
+/// given to the fallback without touching Redis, whose own count survives gateway restarts.
+pub(crate) const SEED_ID: u64 = SHARED_ID - 1;
 
 /// KEYS: scope hashes. ARGV: amount, then per scope the budget's max and window (ms) as this
 /// replica knows them (`''` when it does not), to recreate a missing hash. Rolls expired windows,
 /// then books `amount` in every scope that has a budget, or none. Returns `{0, booked flags...}`
 /// or `{index, max, spent, reserved}`.
-const RESERVE: &str = r"
+static RESERVE: LuaScript = LuaScript::new(
+    r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local amount = tonumber(ARGV[1])
@@ -60,7 +67,8 @@ for i, key in ipairs(KEYS) do
   if booked[i + 1] == 1 then redis.call('HINCRBY', key, 'reserved', amount) end
 end
 return booked
-";
+",
+);
 
 /// Budgets in Redis, with an in-memory fallback.
 pub(crate) struct SharedBudgets {
@@ -96,17 +104,30 @@ impl SharedBudgets {
         reply
     }
 
+    async fn run_script<T: redis::FromRedisValue>(&self, call: &ScriptCall<'_>) -> Result<T, String> {
+        let Some(mut c) = self.link.connection() else { return Err("not connected".into()) };
+        let reply = match tokio::time::timeout(TIMEOUT, call.invoke::<T>(&mut c)).await {
+            Err(_) => Err("timed out".into()),
+            Ok(r) => r.map_err(|e| format!("{:?}", e.kind())),
+        };
+        if reply.is_ok() {
+            self.link.succeeded();
+        }
+        reply
+    }
+
+    /// The Redis key of `scope`'s budget hash.
+    fn key(&self, scope: &BudgetScope) -> String {
+        self.link.key(&match scope {
+            BudgetScope::Key(k) => format!("budget:key:{k}"),
+            BudgetScope::User(u) => format!("budget:user:{u}"),
+            BudgetScope::Team(t) => format!("budget:team:{t}"),
+        })
+    }
+
     fn fell_back(&self, e: &str) {
         self.fallbacks.fetch_add(1, Ordering::Relaxed);
         self.link.down("budgets", &SharedError(e.to_owned()));
-    }
-}
-
-fn key(scope: &BudgetScope) -> String {
-    match scope {
-        BudgetScope::Key(k) => format!("{PREFIX}key:{k}"),
-        BudgetScope::User(u) => format!("{PREFIX}user:{u}"),
-        BudgetScope::Team(t) => format!("{PREFIX}team:{t}"),
     }
 }
 
@@ -124,12 +145,15 @@ impl BudgetStore for SharedBudgets {
     ) -> Result<(), BudgetError> {
         self.local.set_budget(scope.clone(), budget, now).await?;
         let window = budget.window.map(|w| w.period().as_millis() as u64).unwrap_or(0);
-        self.known.write().unwrap_or_else(|p| p.into_inner()).insert(key(&scope), (budget.max.0, window));
+        self.known
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(self.key(&scope), (budget.max.0, window));
         let mut cmd = redis::cmd("HSET");
-        cmd.arg(key(&scope)).arg("max").arg(budget.max.0).arg("window_ms").arg(window);
+        cmd.arg(self.key(&scope)).arg("max").arg(budget.max.0).arg("window_ms").arg(window);
         // A window already running is kept (other replicas set the same budget at start).
         let mut start = redis::cmd("HSETNX");
-        start.arg(key(&scope)).arg("start_ms").arg(ms(now));
+        start.arg(self.key(&scope)).arg("start_ms").arg(ms(now));
         if let Err(e) = self.run::<()>(cmd).await {
             self.fell_back(&e);
         } else if let Err(e) = self.run::<()>(start).await {
@@ -144,20 +168,19 @@ impl BudgetStore for SharedBudgets {
         amount: NanoUsd,
         now: SystemTime,
     ) -> Result<Reservation, BudgetError> {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(RESERVE).arg(scopes.len());
-        let keys: Vec<String> = scopes.iter().map(key).collect();
-        cmd.arg(&keys).arg(amount.0);
+        let mut call = RESERVE.prepare();
+        let keys: Vec<String> = scopes.iter().map(|s| self.key(s)).collect();
+        call.key(&keys).arg(amount.0);
         {
             let known = self.known.read().unwrap_or_else(|p| p.into_inner());
             for k in &keys {
                 match known.get(k) {
-                    Some((max, window)) => cmd.arg(*max).arg(*window),
-                    None => cmd.arg("").arg(0),
+                    Some((max, window)) => call.arg(*max).arg(*window),
+                    None => call.arg("").arg(0),
                 };
             }
         }
-        match self.run::<Vec<redis::Value>>(cmd).await {
+        match self.run_script::<Vec<redis::Value>>(&call).await {
             Ok(reply) => {
                 let num = |v: Option<&redis::Value>| -> u64 {
                     match v {
@@ -203,6 +226,16 @@ impl BudgetStore for SharedBudgets {
         actual: NanoUsd,
         now: SystemTime,
     ) -> Result<(), BudgetError> {
+        if reservation.id == SEED_ID {
+            for scope in reservation.scopes {
+                let have = self.local.status(&scope, now).await?.map(|s| s.spent).unwrap_or(NanoUsd::ZERO);
+                if actual > have {
+                    let seed = Reservation { id: 0, scopes: vec![scope], amount: NanoUsd::ZERO };
+                    self.local.settle(seed, actual.saturating_sub(have), now).await?;
+                }
+            }
+            return Ok(());
+        }
         if reservation.id < SHARED_ID {
             return self.local.settle(reservation, actual, now).await;
         }
@@ -210,12 +243,12 @@ impl BudgetStore for SharedBudgets {
             let mut pipe = redis::pipe();
             pipe.atomic()
                 .cmd("HINCRBY")
-                .arg(key(s))
+                .arg(self.key(s))
                 .arg("reserved")
                 .arg(-(reservation.amount.0 as i64))
                 .ignore()
                 .cmd("HINCRBY")
-                .arg(key(s))
+                .arg(self.key(s))
                 .arg("spent")
                 .arg(actual.0 as i64)
                 .ignore();
@@ -236,7 +269,7 @@ impl BudgetStore for SharedBudgets {
         }
         for s in &reservation.scopes {
             let mut cmd = redis::cmd("HINCRBY");
-            cmd.arg(key(s)).arg("reserved").arg(-(reservation.amount.0 as i64));
+            cmd.arg(self.key(s)).arg("reserved").arg(-(reservation.amount.0 as i64));
             if let Err(e) = self.run::<()>(cmd).await {
                 self.fell_back(&e);
             }
@@ -250,7 +283,7 @@ impl BudgetStore for SharedBudgets {
         now: SystemTime,
     ) -> Result<Option<BudgetStatus>, BudgetError> {
         let mut cmd = redis::cmd("HMGET");
-        cmd.arg(key(scope)).arg("spent").arg("reserved").arg("max");
+        cmd.arg(self.key(scope)).arg("spent").arg("reserved").arg("max");
         match self.run::<(Option<i64>, Option<i64>, Option<String>)>(cmd).await {
             Ok((spent, reserved, max)) => {
                 let local = self.local.status(scope, now).await?;

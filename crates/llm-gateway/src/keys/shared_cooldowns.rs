@@ -18,17 +18,18 @@ use llm_router::{CooldownPolicy, CooldownStore, InMemoryCooldownStore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::shared::{RedisLink, SharedError, unavailable};
+use super::shared::{LuaScript, RedisLink, SharedError, unavailable};
 
 /// How often the cooldowns started by other replicas are read.
 pub(crate) const POLL: Duration = Duration::from_millis(250);
 const TIMEOUT: Duration = Duration::from_secs(1);
-const FAILS_PREFIX: &str = "llm-gateway:cooldown-fails:";
-const COOLDOWNS: &str = "llm-gateway:cooldowns";
+/// The key (after the link's prefix) of the sorted set of cooldowns.
+const COOLDOWNS: &str = "cooldowns";
 
 /// KEYS: the deployment's failure counter, the set of cooldowns. ARGV: deployment id, window (ms),
 /// allowed fails, immediate (0/1), cooldown (ms). Returns 1 when the deployment cools down.
-const RECORD: &str = r"
+static RECORD: LuaScript = LuaScript::new(
+    r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local fails = redis.call('INCR', KEYS[1])
@@ -42,10 +43,12 @@ if ARGV[4] == '1' or fails > tonumber(ARGV[3]) then
   return 1
 end
 return 0
-";
+",
+);
 
 /// KEYS: the set of cooldowns. Drops ended ones; returns `{id, remaining ms, ...}`.
-const READ: &str = r"
+static READ: LuaScript = LuaScript::new(
+    r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -56,7 +59,8 @@ for i = 1, #all, 2 do
   out[#out + 1] = tonumber(all[i + 1]) - now
 end
 return out
-";
+",
+);
 
 /// A [`CooldownStore`] shared through Redis; the background sync stops when it is dropped.
 pub(crate) struct SharedCooldowns {
@@ -120,9 +124,9 @@ impl Inner {
     /// Reads every running cooldown from Redis into the remote view.
     async fn refresh(&self) -> Result<(), SharedError> {
         let Some(mut c) = self.link.probe_connection() else { return Ok(()) };
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(READ).arg(1).arg(COOLDOWNS);
-        let reply: Vec<redis::Value> = tokio::time::timeout(TIMEOUT, cmd.query_async(&mut c))
+        let mut call = READ.prepare();
+        call.key(self.link.key(COOLDOWNS));
+        let reply: Vec<redis::Value> = tokio::time::timeout(TIMEOUT, call.invoke(&mut c))
             .await
             .map_err(|_| SharedError("timed out".into()))?
             .map_err(|e| unavailable(&e))?;
@@ -160,17 +164,15 @@ async fn sync(inner: Arc<Inner>) {
 /// Counts a failure of `deployment` in Redis.
 async fn record(link: RedisLink, deployment: String, immediate: bool, policy: CooldownPolicy) {
     let Some(mut c) = link.connection() else { return };
-    let mut cmd = redis::cmd("EVAL");
-    cmd.arg(RECORD)
-        .arg(2)
-        .arg(format!("{FAILS_PREFIX}{deployment}"))
-        .arg(COOLDOWNS)
+    let mut call = RECORD.prepare();
+    call.key(link.key(&format!("cooldown-fails:{deployment}")))
+        .key(link.key(COOLDOWNS))
         .arg(&deployment)
         .arg(policy.window.as_millis().max(1) as u64)
         .arg(policy.allowed_fails)
         .arg(u8::from(immediate))
         .arg(policy.cooldown_time.as_millis() as u64);
-    let done = tokio::time::timeout(TIMEOUT, cmd.query_async::<i64>(&mut c)).await;
+    let done = tokio::time::timeout(TIMEOUT, call.invoke::<i64>(&mut c)).await;
     match done {
         Ok(Ok(_)) => link.succeeded(),
         Ok(Err(e)) => link.failed("cooldowns", &unavailable(&e)),
