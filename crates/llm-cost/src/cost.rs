@@ -362,11 +362,14 @@ impl<'a> Rates<'a> {
     }
 
     /// The `{base}_above_{N}k_tokens[_{suffix}]` price with the largest `N` the prompt exceeds.
+    /// Walks only the fields that start with `base` (adjacent in the sorted map), allocation-free.
     fn above_threshold(&self, base: &str, suffix: Option<&str>) -> Option<f64> {
-        let prefix = format!("{base}_above_");
+        use std::ops::Bound;
         let mut best: Option<(u64, f64)> = None;
-        for (field, usd) in self.price.rates.range(prefix.clone()..) {
-            let Some(rest) = field.strip_prefix(&prefix) else { break };
+        let from: (Bound<&str>, Bound<&str>) = (Bound::Included(base), Bound::Unbounded);
+        for (field, usd) in self.price.rates.range::<str, _>(from) {
+            let Some(rest) = field.strip_prefix(base) else { break };
+            let Some(rest) = rest.strip_prefix("_above_") else { continue };
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
             let Ok(thousands) = rest[..digits].parse::<u64>() else { continue };
             let tail = &rest[digits..];

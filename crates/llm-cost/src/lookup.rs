@@ -73,22 +73,34 @@ impl PriceTable {
     /// ```
     pub fn resolve(&self, name: &str, hints: &LookupHints) -> Result<ResolvedModel, CostUnknown> {
         let name = name.trim();
+        let found = match self.remembered(name, &hints.base_model) {
+            Some(found) => found,
+            None => {
+                let found = self.resolve_uncached(name, hints);
+                self.remember(name, &hints.base_model, found.clone());
+                found
+            }
+        };
+        found.ok_or_else(|| CostUnknown::ModelNotFound { model: name.to_owned() })
+    }
+
+    fn resolve_uncached(&self, name: &str, hints: &LookupHints) -> Option<ResolvedModel> {
         if let Some(base) = hints.base_model.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
             if !base.contains('/') {
                 if let Some((provider, _)) = name.split_once('/') {
                     if let Some(found) =
                         self.found(&format!("{provider}/{base}"), None, Resolution::BaseModel)
                     {
-                        return Ok(found);
+                        return Some(found);
                     }
                 }
             }
             if let Some(mut found) = self.resolve_plain(base) {
                 found.resolution = Resolution::BaseModel;
-                return Ok(found);
+                return Some(found);
             }
         }
-        self.resolve_plain(name).ok_or_else(|| CostUnknown::ModelNotFound { model: name.to_owned() })
+        self.resolve_plain(name)
     }
 
     fn resolve_plain(&self, name: &str) -> Option<ResolvedModel> {
@@ -105,7 +117,14 @@ impl PriceTable {
     }
 
     fn resolve_candidates(&self, name: &str) -> Option<ResolvedModel> {
-        candidates(name).into_iter().find_map(|c| self.found(&c.key, c.provider.as_deref(), c.resolution))
+        // The exact name first, without building the other candidates (the common case).
+        if let Some(found) = self.found(name, None, Resolution::Exact) {
+            return Some(found);
+        }
+        candidates(name)
+            .into_iter()
+            .skip(1)
+            .find_map(|c| self.found(&c.key, c.provider.as_deref(), c.resolution))
     }
 
     fn found(&self, key: &str, provider: Option<&str>, resolution: Resolution) -> Option<ResolvedModel> {

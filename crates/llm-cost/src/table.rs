@@ -10,6 +10,13 @@ use crate::snapshot::{BUILTIN_SNAPSHOT, PriceTableError, parse_litellm_json, par
 
 type Rows = HashMap<String, Arc<ModelPrice>>;
 
+/// Past lookups: model name → `base_model` hint → the row found (or none). Cleared whenever the
+/// overrides change, and when it grows past [`RESOLVED_CAPACITY`] names.
+pub(crate) type Resolved = HashMap<String, HashMap<Option<String>, Option<crate::lookup::ResolvedModel>>>;
+
+/// How many distinct names the lookup memo holds before it starts over.
+const RESOLVED_CAPACITY: usize = 4096;
+
 /// The read-only rows of a table, with an index of dated names built on first use.
 struct Base {
     rows: Rows,
@@ -61,6 +68,7 @@ static BUILTIN: LazyLock<Arc<Base>> = LazyLock::new(|| {
 pub struct PriceTable {
     base: Arc<Base>,
     overrides: Arc<RwLock<Rows>>,
+    resolved: Arc<RwLock<Resolved>>,
 }
 
 impl fmt::Debug for PriceTable {
@@ -107,7 +115,7 @@ impl PriceTable {
     }
 
     fn with_base(base: Arc<Base>) -> Self {
-        Self { base, overrides: Arc::new(RwLock::new(Rows::new())) }
+        Self { base, overrides: Arc::new(RwLock::new(Rows::new())), resolved: Arc::default() }
     }
 
     /// Sets (or replaces) one model's row at run time; every clone of the table sees it.
@@ -166,6 +174,33 @@ impl PriceTable {
     }
 
     fn write_overrides(&self) -> std::sync::RwLockWriteGuard<'_, Rows> {
-        self.overrides.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let guard = self.overrides.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Any change can change what a name resolves to.
+        self.resolved.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+        guard
+    }
+
+    /// A remembered lookup of `name` with `base_model`: `Some(None)` when it found nothing.
+    pub(crate) fn remembered(
+        &self,
+        name: &str,
+        base_model: &Option<String>,
+    ) -> Option<Option<crate::lookup::ResolvedModel>> {
+        let memo = self.resolved.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        memo.get(name)?.get(base_model).cloned()
+    }
+
+    /// Remembers a lookup made while holding no lock (see [`remembered`](Self::remembered)).
+    pub(crate) fn remember(
+        &self,
+        name: &str,
+        base_model: &Option<String>,
+        found: Option<crate::lookup::ResolvedModel>,
+    ) {
+        let mut memo = self.resolved.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if memo.len() >= RESOLVED_CAPACITY && !memo.contains_key(name) {
+            memo.clear();
+        }
+        memo.entry(name.to_owned()).or_default().insert(base_model.clone(), found);
     }
 }

@@ -135,3 +135,23 @@ fn context_window_limits() {
     let row = table.get("claude-sonnet-4-5").unwrap();
     assert!(row.input_token_limit().is_some() && row.output_token_limit().is_some());
 }
+
+#[test]
+fn remembered_lookups_follow_run_time_overrides() {
+    let table = PriceTable::builtin();
+    let hints = LookupHints::default();
+    assert!(table.resolve("acme/house-model", &hints).is_err());
+    // Asked again: still unknown (now from the memo).
+    assert!(table.resolve("acme/house-model", &hints).is_err());
+    table.set("acme/house-model", ModelPrice::new("acme").with_rate("input_cost_per_token", 1e-6));
+    let found = table.resolve("acme/house-model", &hints).unwrap();
+    assert_eq!(found.key, "acme/house-model");
+    // A clone shares the overrides and the memo.
+    let clone = table.clone();
+    assert!(clone.remove_override("acme/house-model"));
+    assert!(table.resolve("acme/house-model", &hints).is_err());
+    // An override of a row the name used to reach through its provider prefix wins at once.
+    assert_eq!(table.resolve("openai/gpt-4o", &hints).unwrap().key, "gpt-4o");
+    table.set("openai/gpt-4o", ModelPrice::new("openai").with_rate("input_cost_per_token", 1.0));
+    assert_eq!(table.resolve("openai/gpt-4o", &hints).unwrap().key, "openai/gpt-4o");
+}
