@@ -439,12 +439,30 @@ impl Inner {
     ) -> Result<(LlmResponse, usize), LlmError> {
         let first = lease.index;
         tried.push(first);
-        let primary_started = Instant::now();
-        let primary = self.dispatch(group, lease, req, deadline);
         let plan = match self.hedge {
             Some(plan) if group.deployments.len() > 1 => plan,
-            _ => return self.conclude(group, primary.await, attempts),
+            _ => return self.conclude(group, self.dispatch(group, lease, req, deadline).await, attempts),
         };
+        // Hedging holds two calls at once: boxed, so requests that do not hedge keep a small future.
+        Box::pin(self.hedged(group, lease, plan, req, attempts, tried, deadline, estimate)).await
+    }
+
+    /// An attempt hedged by `plan`: a second deployment is tried when the first is slow.
+    #[allow(clippy::too_many_arguments)]
+    async fn hedged(
+        &self,
+        group: &Group,
+        lease: Lease,
+        plan: HedgePlan,
+        req: &LlmRequest,
+        attempts: &mut Vec<Attempt>,
+        tried: &mut SmallVec<[usize; 4]>,
+        deadline: Option<Instant>,
+        estimate: u64,
+    ) -> Result<(LlmResponse, usize), LlmError> {
+        let first = lease.index;
+        let primary_started = Instant::now();
+        let primary = self.dispatch(group, lease, req, deadline);
         tokio::pin!(primary);
         tokio::select! {
             biased;
@@ -566,10 +584,13 @@ impl Inner {
                 body => Ok(Answer::Complete(LlmResponse { body, metadata })),
             }
         };
+        // One pinned call awaited on either path keeps this future (boxed per request) small.
+        tokio::pin!(call);
         let answer = match limit {
-            Some(limit) => match tokio::time::timeout(limit, call).await {
-                Ok(answer) => answer,
-                Err(_) => Err(LlmError::new(
+            Some(limit) => tokio::select! {
+                biased;
+                answer = &mut call => answer,
+                () = tokio::time::sleep(limit) => Err(LlmError::new(
                     ErrorKind::Timeout,
                     format!("deployment `{}` did not answer within {limit:?}", d.id),
                 )),
@@ -755,4 +776,19 @@ fn estimate_tokens(op: &Operation) -> u64 {
         _ => 0,
     };
     (bytes as u64).div_ceil(4)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The routing future is boxed (and so copied) once per request: it must stay small. Hedging
+    /// holds two calls and is boxed apart; it once doubled this to 14 KB.
+    #[test]
+    fn the_routing_future_stays_small() {
+        let router = super::Router::builder().build().unwrap();
+        let req = llm_core::LlmRequest::chat(llm_core::ChatRequest::new("m", vec![]));
+        let inner = router.inner.clone();
+        let future = async move { inner.route(req).await };
+        let size = std::mem::size_of_val(&future);
+        assert!(size <= 8 * 1024, "the routing future is {size} bytes");
+    }
 }
