@@ -21,6 +21,9 @@ use tokio::sync::{mpsc, oneshot};
 /// Rows waiting to be written; past this, `record` hands the row to a task that waits for room.
 pub const QUEUE_CAPACITY: usize = 10_000;
 const BATCH: usize = 512;
+/// How long the writer waits for more rows after the first of a batch: at low load one
+/// transaction per request would cost more than the requests; a flush ends the wait at once.
+const LINGER: Duration = Duration::from_millis(20);
 
 /// Why the spend store failed.
 #[derive(Debug, thiserror::Error)]
@@ -175,6 +178,8 @@ enum Msg {
 pub struct SpendStore {
     tx: mpsc::Sender<Msg>,
     db: Backend,
+    /// Transactions the writer has committed (one per batch).
+    batches: Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -202,7 +207,8 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS spend_logs (
     cache_creation_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL, cost_usd DOUBLE PRECISION,
     latency_ms BIGINT NOT NULL, ttft_ms BIGINT, status TEXT NOT NULL, error TEXT,
     stream BOOLEAN NOT NULL, cache_hit BOOLEAN NOT NULL);
-CREATE INDEX IF NOT EXISTS spend_logs_day ON spend_logs (day);";
+CREATE INDEX IF NOT EXISTS spend_logs_day ON spend_logs (day);
+CREATE INDEX IF NOT EXISTS spend_logs_key ON spend_logs (key_hash, started_at_ms);";
 
 const COLUMNS: &str = "request_id, started_at_ms, day, key_hash, team, \"user\", tags, model_group, deployment, \
     provider, prompt_tokens, completion_tokens, cached_tokens, cache_creation_tokens, reasoning_tokens, \
@@ -214,6 +220,12 @@ impl SpendStore {
     pub fn open(path: &str) -> Result<Self, SpendError> {
         let path = path.strip_prefix("sqlite://").unwrap_or(path);
         let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        // Write-ahead log: readers (`/spend/logs`, the key store) never wait for the writer, and
+        // a commit is an append, synced at checkpoints (`synchronous = NORMAL`: a power loss may
+        // lose the last commits, an application crash loses none).
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
         Ok(Self::start(Backend::Sqlite(Arc::new(Mutex::new(conn)))))
     }
@@ -242,13 +254,19 @@ impl SpendStore {
 
     fn start(db: Backend) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(writer(rx, db.clone()));
-        Self { tx, db }
+        let batches = Arc::default();
+        tokio::spawn(writer(rx, db.clone(), Arc::clone(&batches)));
+        Self { tx, db, batches }
     }
 
     /// The sink to give `CostLayer`.
     pub fn sink(&self) -> SpendLog {
         SpendLog { tx: self.tx.clone() }
+    }
+
+    /// Transactions the writer has committed so far (rows go in batches: one per transaction).
+    pub fn batches_written(&self) -> u64 {
+        self.batches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Waits until every row queued before this call is written.
@@ -571,9 +589,25 @@ fn insert(conn: &mut Connection, rows: &[SpendRow]) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-async fn writer(mut rx: mpsc::Receiver<Msg>, db: Backend) {
+/// Receives the next batch into `buf`: what is queued, then whatever arrives within [`LINGER`]
+/// until the batch is full or holds a flush. Returns `false` when the channel is closed and empty.
+async fn next_batch(rx: &mut mpsc::Receiver<Msg>, buf: &mut Vec<Msg>) -> bool {
+    if rx.recv_many(buf, BATCH).await == 0 {
+        return false;
+    }
+    let until = tokio::time::Instant::now() + LINGER;
+    while buf.len() < BATCH && !buf.iter().any(|m| matches!(m, Msg::Flush(_))) {
+        match tokio::time::timeout_at(until, rx.recv_many(buf, BATCH - buf.len())).await {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+    true
+}
+
+async fn writer(mut rx: mpsc::Receiver<Msg>, db: Backend, batches: Arc<std::sync::atomic::AtomicU64>) {
     let mut buf = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut buf, BATCH).await > 0 {
+    while next_batch(&mut rx, &mut buf).await {
         let mut rows = Vec::new();
         let mut acks = Vec::new();
         for msg in buf.drain(..) {
@@ -598,7 +632,10 @@ async fn writer(mut rx: mpsc::Receiver<Msg>, db: Backend) {
                 Backend::Postgres(c) => insert_pg(c, &rows).await.map_err(|e| e.to_string()),
             };
             match result {
-                Ok(()) => tracing::debug!(count, "spend rows written"),
+                Ok(()) => {
+                    batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::debug!(count, "spend rows written");
+                }
                 Err(e) => tracing::error!(count, error = %e, "spend rows could not be written"),
             }
         }
@@ -662,6 +699,25 @@ mod tests {
             stream: false,
             cache_hit: false,
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rows_trickling_in_share_a_transaction_in_a_write_ahead_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spend.db");
+        let store = SpendStore::open(path.to_str().unwrap()).unwrap();
+        let sink = store.sink();
+        for _ in 0..10 {
+            sink.record(record("m", "k", SpendStatus::Success));
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        store.flush().await;
+        assert_eq!(store.logs(SpendFilter::default()).await.unwrap().len(), 10);
+        let batches = store.batches_written();
+        assert!(batches <= 2, "10 rows 1 ms apart took {batches} transactions");
+        let other = Connection::open(&path).unwrap();
+        let mode: String = other.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
