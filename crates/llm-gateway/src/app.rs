@@ -321,8 +321,15 @@ fn sha256(text: &str) -> [u8; 32] {
     Sha256::digest(text.as_bytes()).into()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Lower-case hex, one allocation.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// The request id of this request.
@@ -585,24 +592,26 @@ fn response_headers(s: &AppState, meta: &ResponseMetadata, started: Instant) -> 
     let upstream: Duration = meta.attempts.iter().map(|a| a.latency).sum();
     let overhead = started.elapsed().saturating_sub(upstream);
     s.metrics.observe_overhead(meta.deployment_id.as_deref().unwrap_or(""), overhead);
-    let mut h = HeaderMap::new();
-    let mut put = |name: &'static str, value: String| {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            h.insert(HeaderName::from_static(name), v);
+    let mut h = HeaderMap::with_capacity(8);
+    // Each value is built once and shared by its LiteLLM-named twin.
+    let mut put = |names: &[&'static str], value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            for name in names {
+                h.insert(HeaderName::from_static(name), v.clone());
+            }
         }
     };
     if let Some(d) = &meta.deployment_id {
-        put("x-llm-deployment", d.clone());
-        put("x-litellm-model-id", d.clone());
+        put(&["x-llm-deployment", "x-litellm-model-id"], d);
     }
     if let Some(cost) = meta.cost_usd {
-        put("x-llm-cost-usd", format!("{cost}"));
-        put("x-litellm-response-cost", format!("{cost}"));
+        put(&["x-llm-cost-usd", "x-litellm-response-cost"], &cost.to_string());
     }
     if meta.cache_hit {
-        put("x-litellm-cache-hit", "True".into());
+        put(&["x-litellm-cache-hit"], "True");
     }
-    put("x-llm-overhead-ms", format!("{:.3}", overhead.as_secs_f64() * 1000.0));
+    let micros = overhead.as_micros();
+    put(&["x-llm-overhead-ms"], &format!("{}.{:03}", micros / 1000, micros % 1000));
     h
 }
 
@@ -838,4 +847,16 @@ async fn spend_report(
 ) -> Result<Response, ApiError> {
     let rows = s.store.report(filter).await.map_err(|e| ApiError::llm(&LlmError::internal(e.to_string())))?;
     Ok(axum::Json(rows).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_lower_case_two_digits_per_byte() {
+        let bytes = [0x00, 0x0f, 0xa5, 0xff];
+        assert_eq!(super::hex(&bytes), "000fa5ff");
+        let all: Vec<u8> = (0..=255).collect();
+        let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(super::hex(&all), expected);
+    }
 }

@@ -8,6 +8,9 @@ use clap::Parser;
 use llm_gateway::config::GatewayConfig;
 use llm_gateway::{Gateway, GatewayOptions};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// An OpenAI-compatible LLM gateway configured with LiteLLM's config.yaml.
 #[derive(Debug, Parser)]
 #[command(version, about)]
