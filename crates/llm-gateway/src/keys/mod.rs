@@ -456,14 +456,14 @@ fn lock(c: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
 
 /// SHA-256 of `text`, hex.
 pub(crate) fn hash_key(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::app::hex(&Sha256::digest(text.as_bytes()))
 }
 
 /// A new key: `sk-` and 48 hex characters (24 bytes from the operating system's CSPRNG).
 pub(crate) fn new_key() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes)?;
-    Ok(format!("sk-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    Ok(format!("sk-{}", crate::app::hex(&bytes)))
 }
 
 /// The non-secret display form of a key: `sk-...` and its last four characters.
