@@ -65,13 +65,26 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let addr: SocketAddr = format!("{}:{}", args.host, args.port)
         .parse()
         .map_err(|e| format!("invalid --host/--port `{}:{}`: {e}", args.host, args.port))?;
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let listener = listen(addr)?;
     tracing::info!(addr = %listener.local_addr()?, models = ?gateway.model_names(), "llm-gateway listening");
     // Tests and supervisors read this line to find the port.
     println!("listening on {}", listener.local_addr()?);
     gateway.serve(listener, shutdown_signal()).await?;
     tracing::info!("llm-gateway stopped; spend log flushed");
     Ok(())
+}
+
+/// Connections the kernel may queue before the gateway accepts them: a burst of thousands of
+/// streams must not be refused (the standard library's default is 128; the kernel caps this at
+/// `net.core.somaxconn`).
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket =
+        if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 async fn shutdown_signal() {

@@ -47,6 +47,7 @@ async fn binary_serves_and_shuts_down_gracefully_on_sigterm() {
 
     let health = reqwest::get(format!("{url}/health/liveliness")).await.unwrap();
     assert_eq!(health.status(), 200);
+    check_listen_backlog(&addr);
 
     let pending = tokio::spawn(
         reqwest::Client::new()
@@ -91,4 +92,21 @@ fn a_bad_config_fails_at_start_naming_file_line_and_field() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.yaml") && err.contains("line 5"), "{err}");
     assert!(err.contains("model_list[0].litellm_params.tpm"), "{err}");
+}
+
+/// A burst of connections must not overflow the accept queue: the listening socket's backlog
+/// (`ss` shows it as Send-Q) is the kernel's maximum, not the standard library's 128.
+fn check_listen_backlog(addr: &str) {
+    let port = addr.rsplit(':').next().unwrap();
+    let Ok(out) = Command::new("ss").args(["-ltnH", &format!("sport = :{port}")]).output() else {
+        println!("skipping the backlog check: `ss` is not installed");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let backlog: u32 = text.split_whitespace().nth(2).and_then(|v| v.parse().ok()).expect(&text);
+    let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(4096);
+    assert_eq!(backlog, somaxconn.min(4096), "listen backlog");
 }
