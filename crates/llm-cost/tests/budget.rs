@@ -296,3 +296,32 @@ async fn streams_settle_when_they_end() {
     assert_eq!(s.reserved.0, 0);
     assert!(s.spent.0 >= 520_000 + 1_000 * 10_000);
 }
+
+#[tokio::test]
+async fn unlimited_budgets_skip_the_estimate_and_still_count_spend() {
+    let store = InMemoryBudgetStore::new();
+    store.set_budget(key("free"), Budget::unlimited(), SystemTime::now()).await.unwrap();
+    assert!(!store.limits_any(&[key("free"), key("unknown")]));
+    let seen = Arc::new(Mutex::new(None));
+    let upstream = {
+        let (store, seen) = (store.clone(), Arc::clone(&seen));
+        service_fn(move |_req: LlmRequest| {
+            let (store, seen) = (store.clone(), Arc::clone(&seen));
+            async move {
+                *seen.lock().unwrap() = Some(status(&store, &key("free")).await.reserved);
+                Ok::<_, LlmError>(LlmResponse::chat(chat_response(Usage::new(8, 100))))
+            }
+        })
+    };
+    // Nothing to check: no reservation, and an unpriced model is not refused even by `Reject`.
+    let layer =
+        BudgetLayer::new(store.clone(), PriceTable::builtin()).with_unpriced_policy(UnpricedPolicy::Reject);
+    let mut svc = layer.layer(upstream);
+    svc.ready().await.unwrap().call(request("gpt-4o", "free", 2_000)).await.unwrap();
+    assert_eq!(seen.lock().unwrap().unwrap(), NanoUsd::ZERO);
+    assert_eq!(status(&store, &key("free")).await.spent.0, 8 * 2_500 + 100 * 10_000);
+    svc.ready().await.unwrap().call(request("my-private-model", "free", 10)).await.unwrap();
+    // A limited scope among them brings the estimate back.
+    store.set_budget(key("capped"), Budget::new(NanoUsd::dollars(1)), SystemTime::now()).await.unwrap();
+    assert!(store.limits_any(&[key("free"), key("capped")]));
+}

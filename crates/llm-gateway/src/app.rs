@@ -113,14 +113,6 @@ impl Gateway {
     /// Builds the gateway from `config`: opens the spend store (SQLite file, `:memory:`, or a
     /// `postgres://` URL) and starts its writer.
     pub async fn new(config: &GatewayConfig, options: GatewayOptions) -> Result<Self, GatewayError> {
-        // Budget checks count prompt tokens with OpenAI's tokenizers, whose vocabularies load on
-        // first use (seconds in a debug build). Load them now, off the runtime's threads, so the
-        // first request does not stall a worker (and the keep-alive timer) on it.
-        let _ = tokio::task::spawn_blocking(|| {
-            llm_cost::tokens::count_text_tokens("gpt-4o", "warm up");
-            llm_cost::tokens::count_text_tokens("gpt-4", "warm up");
-        })
-        .await;
         let db = options
             .spend_db
             .clone()
@@ -315,6 +307,22 @@ impl Gateway {
         self.state.store.flush().await;
         Ok(())
     }
+}
+
+/// Budget checks count prompt tokens with OpenAI's tokenizers, whose vocabularies take ~70 MB and
+/// load on first use (seconds in a debug build). The first budget the gateway sees loads them on a
+/// blocking thread, so no request stalls a worker (and the keep-alive timer) on it, and a gateway
+/// without budgets never holds them.
+pub(crate) fn load_tokenizers_in_background() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn_blocking(|| {
+                llm_cost::tokens::count_text_tokens("gpt-4o", "warm up");
+                llm_cost::tokens::count_text_tokens("gpt-4", "warm up");
+            });
+        }
+    });
 }
 
 fn sha256(text: &str) -> [u8; 32] {

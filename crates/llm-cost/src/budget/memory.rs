@@ -59,6 +59,12 @@ impl InMemoryBudgetStore {
         Self::default()
     }
 
+    /// Whether every one of `scopes` has a budget here (unlimited ones included).
+    pub fn knows_all(&self, scopes: &[BudgetScope]) -> bool {
+        let state = self.lock();
+        scopes.iter().all(|s| state.accounts.contains_key(s))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -66,6 +72,11 @@ impl InMemoryBudgetStore {
 
 #[async_trait]
 impl BudgetStore for InMemoryBudgetStore {
+    fn limits_any(&self, scopes: &[BudgetScope]) -> bool {
+        let state = self.lock();
+        scopes.iter().any(|s| state.accounts.get(s).is_some_and(|a| !a.budget.is_unlimited()))
+    }
+
     async fn set_budget(
         &self,
         scope: BudgetScope,

@@ -109,6 +109,22 @@ impl Budget {
         self.window = Some(window);
         self
     }
+
+    /// A budget that never refuses: spending is tracked, nothing is limited.
+    ///
+    /// ```
+    /// use llm_cost::{Budget, NanoUsd};
+    /// assert!(Budget::unlimited().is_unlimited());
+    /// assert!(!Budget::new(NanoUsd::dollars(5)).is_unlimited());
+    /// ```
+    pub fn unlimited() -> Self {
+        Self::new(NanoUsd(u64::MAX))
+    }
+
+    /// Whether this budget never refuses.
+    pub fn is_unlimited(&self) -> bool {
+        self.max.0 == u64::MAX
+    }
 }
 
 /// A budget's state.
@@ -207,6 +223,14 @@ pub trait BudgetStore: Send + Sync + 'static {
         actual: NanoUsd,
         now: SystemTime,
     ) -> Result<(), BudgetError>;
+
+    /// Whether any of `scopes` may refuse a call: `false` lets [`BudgetLayer`] skip estimating
+    /// the call's cost (counting its prompt's tokens) and reserve nothing, while spending is still
+    /// settled. Must answer without I/O; the default is the safe `true`.
+    fn limits_any(&self, scopes: &[BudgetScope]) -> bool {
+        let _ = scopes;
+        true
+    }
 
     /// Cancels a reservation (the call failed).
     async fn release(&self, reservation: Reservation) -> Result<(), BudgetError>;

@@ -53,7 +53,13 @@ where
         let config = self.config.clone();
         Box::pin(async move {
             let pricing = PricingRequest::from_request(&request);
-            let estimate = match estimate_max_cost(&config.table, &pricing, &request.operation) {
+            // Without a limit to check, the estimate (a token count of the prompt) is not needed.
+            let estimate = if !config.store.limits_any(&scopes) {
+                Ok(NanoUsd::ZERO)
+            } else {
+                estimate_max_cost(&config.table, &pricing, &request.operation)
+            };
+            let estimate = match estimate {
                 Ok(n) => n,
                 Err(reason) => match config.unpriced {
                     UnpricedPolicy::Allow => NanoUsd::ZERO,

@@ -186,8 +186,11 @@ impl Access {
         let window = duration.and_then(|d| d.parse::<BudgetWindow>().ok()).filter(|_| max.is_some());
         let budget = match max {
             Some(usd) => Budget::new(NanoUsd::from_usd(usd)),
-            None => Budget::new(NanoUsd(u64::MAX)),
+            None => Budget::unlimited(),
         };
+        if max.is_some() {
+            crate::app::load_tokenizers_in_background();
+        }
         let (budget, start) = match window {
             Some(w) => (budget.with_window(w), window_start(created_at, w.period(), now)),
             None => (budget, now),

@@ -137,6 +137,12 @@ fn ms(t: SystemTime) -> u64 {
 
 #[async_trait]
 impl BudgetStore for SharedBudgets {
+    /// Answered by the local copy, which the gateway keeps in step with every budget a request
+    /// touches; a scope it does not know counts as limited (it may have a budget in Redis).
+    fn limits_any(&self, scopes: &[BudgetScope]) -> bool {
+        !self.local.knows_all(scopes) || self.local.limits_any(scopes)
+    }
+
     async fn set_budget(
         &self,
         scope: BudgetScope,
