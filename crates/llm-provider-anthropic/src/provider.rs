@@ -71,7 +71,12 @@ impl Anthropic {
             betas: Vec::new(),
             drop_params: false,
             default_max_tokens: None,
-            client: reqwest::Client::builder().tcp_nodelay(true).build().unwrap_or_default(),
+            client: reqwest::Client::builder()
+                .tcp_nodelay(true)
+                .pool_idle_timeout(std::time::Duration::from_secs(30))
+                .pool_max_idle_per_host(64)
+                .build()
+                .unwrap_or_default(),
         }
     }
 

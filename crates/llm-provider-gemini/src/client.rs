@@ -103,7 +103,12 @@ impl Default for Gemini {
 impl Gemini {
     /// A provider for the public endpoint, without credentials.
     pub fn new() -> Self {
-        let client = reqwest::Client::builder().tcp_nodelay(true).build().unwrap_or_default();
+        let client = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .pool_idle_timeout(std::time::Duration::from_secs(30))
+            .pool_max_idle_per_host(64)
+            .build()
+            .unwrap_or_default();
         Self {
             base_url: DEFAULT_BASE_URL.to_owned(),
             api_version: DEFAULT_API_VERSION.to_owned(),

@@ -80,7 +80,10 @@ fn default_client() -> reqwest::Client {
     reqwest::Client::builder()
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(90))
+        // Idle upstream connections are kept for reuse, but not all of a burst's for long: 1,000
+        // streams left ~40 MB of idle connections behind for 90 s.
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(64)
         .build()
         .unwrap_or_default()
 }
