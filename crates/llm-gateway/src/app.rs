@@ -95,6 +95,22 @@ struct AppState {
     metrics: Arc<Metrics>,
     max_body: usize,
     keepalive: Duration,
+    /// `general_settings.global_max_parallel_requests`: the slots and their number.
+    global_limit: Option<(Arc<tokio::sync::Semaphore>, u32)>,
+}
+
+/// What a call holds until its response is done: its key's parallel-request slot and the
+/// gateway's.
+#[derive(Default)]
+struct Held {
+    _key: Option<Admission>,
+    _gateway: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Held {
+    fn is_empty(&self) -> bool {
+        self._key.is_none() && self._gateway.is_none()
+    }
 }
 
 /// The gateway: the routed, priced, cached service stack and its HTTP endpoints.
@@ -251,6 +267,11 @@ impl Gateway {
             metrics,
             max_body: config.max_request_bytes(),
             keepalive: config.stream_keepalive(),
+            global_limit: config
+                .general_settings
+                .global_max_parallel_requests
+                .filter(|n| *n > 0)
+                .map(|n| (Arc::new(tokio::sync::Semaphore::new(n as usize)), n)),
         };
         Ok(Self { state: Arc::new(state) })
     }
@@ -415,24 +436,41 @@ impl AppState {
     }
 
     /// Admits a call of `model`: the caller for spend rows and budgets, and (for virtual keys)
-    /// the admission to hold until the response is done.
+    /// the slots to hold until the response is done.
     async fn admit(
         &self,
         principal: &Principal,
         model: &str,
         user: Option<String>,
-    ) -> Result<(Caller, Option<Admission>), LlmError> {
+    ) -> Result<(Caller, Held), LlmError> {
+        let gateway = match &self.global_limit {
+            None => None,
+            Some((slots, max)) => match Arc::clone(slots).try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    self.metrics.refuse("global_parallel_limit");
+                    let after = Duration::from_secs(1);
+                    return Err(LlmError::new(
+                        ErrorKind::RateLimited { retry_after: Some(after) },
+                        format!("the gateway is serving its limit of {max} requests at once; retry after 1s"),
+                    )
+                    .with_code("global_parallel_limit"));
+                }
+            },
+        };
         match principal {
-            Principal::Open(hash) => {
-                Ok((Caller { key_id: hash.clone(), user_id: user, team_id: None }, None))
-            }
-            Principal::Master(hash) => {
-                Ok((Caller { key_id: Some(hash.clone()), user_id: user, team_id: None }, None))
-            }
+            Principal::Open(hash) => Ok((
+                Caller { key_id: hash.clone(), user_id: user, team_id: None },
+                Held { _key: None, _gateway: gateway },
+            )),
+            Principal::Master(hash) => Ok((
+                Caller { key_id: Some(hash.clone()), user_id: user, team_id: None },
+                Held { _key: None, _gateway: gateway },
+            )),
             // A virtual key's user is the key's own: the request's `user` field is the caller's
             // word and must not pick whose budget is charged.
             Principal::Key(key) => match self.access.admit(key, model).await {
-                Ok((caller, admission)) => Ok((caller, Some(admission))),
+                Ok((caller, admission)) => Ok((caller, Held { _key: Some(admission), _gateway: gateway })),
                 Err(refusal) => {
                     self.metrics.refuse(refusal.reason);
                     Err(refusal.error)
@@ -489,11 +527,13 @@ async fn cache_layer(params: &crate::config::CacheParams, redis_url: Option<&str
 }
 
 /// Keeps `admission` (parallel-request slots) until the response body is done.
-fn hold(resp: Response, admission: Option<Admission>) -> Response {
-    let Some(admission) = admission else { return resp };
+fn hold(resp: Response, held: Held) -> Response {
+    if held.is_empty() {
+        return resp;
+    }
     let (parts, body) = resp.into_parts();
     let stream = body.into_data_stream().map(move |chunk| {
-        let _held = &admission;
+        let _held = &held;
         chunk
     });
     Response::from_parts(parts, Body::from_stream(stream))

@@ -241,6 +241,10 @@ pub struct GeneralSettings {
     pub max_request_size_mb: Option<f64>,
     /// The Redis shared by replicas for rate limits (`redis://host:port/db`, a secret).
     pub redis_url: Option<String>,
+    /// Requests this gateway serves at once (LiteLLM's name); past it, calls are refused at once
+    /// with 429 and `retry-after` instead of queueing behind an overloaded gateway. Default: no
+    /// limit.
+    pub global_max_parallel_requests: Option<u32>,
     /// Our own key: what every Redis key of the shared limits, budgets and cooldowns starts with,
     /// so that separate gateway fleets can share one Redis. Default `llm-gateway:`.
     pub redis_key_prefix: Option<String>,
@@ -256,6 +260,7 @@ impl fmt::Debug for GeneralSettings {
             .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
             .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
             .field("redis_key_prefix", &self.redis_key_prefix)
+            .field("global_max_parallel_requests", &self.global_max_parallel_requests)
             .field("max_request_size_mb", &self.max_request_size_mb)
             .field("stream_keepalive_seconds", &self.stream_keepalive_seconds)
             .finish()

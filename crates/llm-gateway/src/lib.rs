@@ -23,7 +23,8 @@
 //! database: SQLite or PostgreSQL). Every LLM call checks the key (401), its and its team's
 //! models (403), key/user/team budgets reserved before the call with `llm-cost`'s `BudgetLayer`
 //! (400 `budget_exceeded`) and rpm/tpm/parallel limits per key and team (429 + `retry-after`);
-//! refusals are counted in `llm_gateway_refusals_total{reason}`. With `general_settings.redis_url`
+//! refusals are counted in `llm_gateway_refusals_total{reason}`, as are calls past
+//! `general_settings.global_max_parallel_requests` (429 `global_parallel_limit`, at once). With `general_settings.redis_url`
 //! (or LiteLLM's `router_settings.redis_host`/`redis_port`/`redis_password`), requests per minute,
 //! budgets and router cooldowns are shared by every replica through atomic Redis scripts. When
 //! Redis cannot be reached each gateway falls back to its own state

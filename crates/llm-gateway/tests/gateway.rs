@@ -614,3 +614,66 @@ async fn redis_cache_is_shared_by_replicas() {
     first.stop().await;
     second.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_global_parallel_limit_calls_are_refused_at_once() {
+    let upstream = MockServer::start().await;
+    upstream.set_default(
+        MockResponse::json(200, openai_chat("gpt-4o", "slow")).with_delay(Duration::from_millis(400)),
+    );
+    let yaml = config(&[("gpt-4o", &upstream.url())], "  global_max_parallel_requests: 2\n");
+    let gw = TestGateway::start(&yaml).await;
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let call = gw.post("/v1/chat/completions", &chat_body("gpt-4o")).send();
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                let resp = call.await.unwrap();
+                let retry = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+                (resp.status().as_u16(), retry, resp.json::<Value>().await.unwrap(), started.elapsed())
+            })
+        })
+        .collect();
+    let mut refused = 0;
+    for call in calls {
+        let (status, retry, body, took) = call.await.unwrap();
+        if status == 429 {
+            refused += 1;
+            assert_eq!(retry.as_deref(), Some("1"));
+            assert_eq!(body["error"]["code"], "global_parallel_limit", "{body}");
+            assert!(took < Duration::from_millis(300), "refused after {took:?}: it queued");
+        } else {
+            assert_eq!(status, 200, "{body}");
+        }
+    }
+    assert_eq!(refused, 2);
+    assert_eq!(upstream.request_count(), 2);
+    // The slots are free again once the answers are out.
+    let resp = gw.post("/v1/chat/completions", &chat_body("gpt-4o")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let metrics = gw.get("/metrics").send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("reason=\"global_parallel_limit\"} 2"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_holds_its_global_slot_until_it_ends() {
+    let upstream = MockServer::start().await;
+    upstream.push(
+        MockResponse::sse_json(&openai_chunks("gpt-4o", &["a", "b", "c", "d"]), true)
+            .with_chunk_interval(Duration::from_millis(150)),
+    );
+    upstream.set_default(MockResponse::json(200, openai_chat("gpt-4o", "ok")));
+    let yaml = config(&[("gpt-4o", &upstream.url())], "  global_max_parallel_requests: 1\n");
+    let gw = TestGateway::start(&yaml).await;
+    let mut body = chat_body("gpt-4o");
+    body["stream"] = Value::Bool(true);
+    let stream = gw.post("/v1/chat/completions", &body).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    // Headers are out, the stream is not: the one slot is still taken.
+    let resp = gw.post("/v1/chat/completions", &chat_body("gpt-4o")).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    let text = stream.text().await.unwrap();
+    assert!(text.contains("[DONE]"), "{text}");
+    let resp = gw.post("/v1/chat/completions", &chat_body("gpt-4o")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
