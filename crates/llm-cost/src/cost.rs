@@ -332,6 +332,9 @@ struct Rates<'a> {
     tier_rates: Option<&'a BTreeMap<String, f64>>,
     prompt_tokens: u64,
     service: Option<&'static str>,
+    /// Whether the row has any `_above_{N}k_tokens` field (most have none: one scan here saves
+    /// a search per field priced).
+    has_thresholds: bool,
 }
 
 impl<'a> Rates<'a> {
@@ -342,6 +345,7 @@ impl<'a> Rates<'a> {
             tier_rates,
             prompt_tokens: input.prompt_tokens,
             service: input.service_tier.field_suffix(),
+            has_thresholds: price.rates.keys().any(|k| k.contains("_above_") && k.contains("k_tokens")),
         }
     }
 
@@ -365,6 +369,9 @@ impl<'a> Rates<'a> {
     /// Walks only the fields that start with `base` (adjacent in the sorted map), allocation-free.
     fn above_threshold(&self, base: &str, suffix: Option<&str>) -> Option<f64> {
         use std::ops::Bound;
+        if !self.has_thresholds {
+            return None;
+        }
         let mut best: Option<(u64, f64)> = None;
         let from: (Bound<&str>, Bound<&str>) = (Bound::Included(base), Bound::Unbounded);
         for (field, usd) in self.price.rates.range::<str, _>(from) {
