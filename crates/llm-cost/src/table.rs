@@ -14,6 +14,10 @@ type Rows = HashMap<String, Arc<ModelPrice>>;
 /// overrides change, and when it grows past [`RESOLVED_CAPACITY`] names.
 pub(crate) type Resolved = HashMap<String, HashMap<Option<String>, Option<crate::lookup::ResolvedModel>>>;
 
+/// The identity of a [`PriceTable`] and its clones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TableId(usize, usize);
+
 /// How many distinct names the lookup memo holds before it starts over.
 const RESOLVED_CAPACITY: usize = 4096;
 
@@ -178,6 +182,11 @@ impl PriceTable {
         // Any change can change what a name resolves to.
         self.resolved.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
         guard
+    }
+
+    /// Which table this is: clones share it (and their overrides), other tables differ.
+    pub(crate) fn id(&self) -> TableId {
+        TableId(Arc::as_ptr(&self.base) as usize, Arc::as_ptr(&self.overrides) as usize)
     }
 
     /// A remembered lookup of `name` with `base_model`: `Some(None)` when it found nothing.

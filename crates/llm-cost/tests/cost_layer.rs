@@ -281,3 +281,39 @@ async fn stream_records_carry_the_time_to_the_first_chunk() {
     assert_eq!(records[0].time_to_first_token, Some(std::time::Duration::from_millis(340)));
     assert_eq!(records[0].latency, std::time::Duration::from_millis(640));
 }
+
+/// Under a `BudgetLayer` with the same table the cost layer takes the budget layer's cost; with a
+/// different table it prices the response itself.
+#[tokio::test]
+async fn a_budget_layer_below_shares_its_cost_only_when_it_used_the_same_table() {
+    use llm_cost::{Budget, BudgetLayer, BudgetScope, BudgetStore, InMemoryBudgetStore, ModelPrice, NanoUsd};
+    let upstream = service_fn(|_req: LlmRequest| async {
+        Ok::<_, LlmError>(LlmResponse::chat(chat_response("house-model", Some(Usage::new(1_000, 0)), None)))
+    });
+    let priced = |usd_per_token: f64| {
+        let table = PriceTable::empty();
+        table.set("house-model", ModelPrice::new("openai").with_rate("input_cost_per_token", usd_per_token));
+        table
+    };
+    let store = InMemoryBudgetStore::new();
+    store
+        .set_budget(
+            BudgetScope::Key("key-1".into()),
+            Budget::new(NanoUsd::dollars(100)),
+            std::time::SystemTime::now(),
+        )
+        .await
+        .unwrap();
+    for (budget_table, cost_table, expected) in
+        [(priced(1e-6), None, 0.001), (priced(1e-6), Some(priced(2e-6)), 0.002)]
+    {
+        let cost_table = cost_table.unwrap_or_else(|| budget_table.clone());
+        let budget = BudgetLayer::new(store.clone(), budget_table).layer(upstream);
+        let mut svc = CostLayer::new(cost_table).layer(budget);
+        let resp = svc.ready().await.unwrap().call(request("house-model")).await.unwrap();
+        let cost = resp.metadata.cost_usd.unwrap();
+        assert!(close(cost, expected), "{cost} != {expected}");
+        let outcome = resp.metadata.extensions.get::<CostOutcome>().unwrap();
+        assert!(close(outcome.0.as_ref().unwrap().usd, expected));
+    }
+}

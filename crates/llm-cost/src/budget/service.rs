@@ -10,6 +10,7 @@ use tower::Service;
 
 use super::{BudgetLayer, BudgetScope, BudgetStore, Reservation, UnpricedPolicy};
 use crate::cost::{CostInput, CostUnknown, compute_cost};
+use crate::cost_layer::PricedWith;
 use crate::money::NanoUsd;
 use crate::observe::{ObservedStream, PricingRequest, StreamEnd, response_images};
 use crate::table::PriceTable;
@@ -85,6 +86,7 @@ where
             let cached = response.metadata.cache_hit;
             let table = &config.table;
             let actual = match &mut response.body {
+                _ if cached => Err(CostUnknown::NoUsage),
                 ResponseBody::Chat(chat) => pricing.cost(
                     table,
                     chat.usage.as_ref(),
@@ -122,6 +124,11 @@ where
                 }
                 _ => Err(CostUnknown::NoUsage),
             };
+            if !cached {
+                // A `CostLayer` above with the same table takes this cost instead of pricing the
+                // response again.
+                response.metadata.extensions.insert(PricedWith { table: table.id(), cost: actual.clone() });
+            }
             let actual = match actual {
                 _ if cached => NanoUsd::ZERO,
                 Ok(cost) => cost.nano_usd(),

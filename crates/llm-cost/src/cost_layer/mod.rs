@@ -50,6 +50,14 @@ pub use service::CostService;
 #[derive(Debug, Clone, PartialEq)]
 pub struct CostOutcome(pub Result<Cost, CostUnknown>);
 
+/// The cost of a complete response as a `BudgetLayer` below computed it, with the table it used:
+/// a `CostLayer` with the same table takes it instead of pricing the response twice.
+#[derive(Debug, Clone)]
+pub(crate) struct PricedWith {
+    pub(crate) table: crate::table::TableId,
+    pub(crate) cost: Result<Cost, CostUnknown>,
+}
+
 /// The cost of a streamed response, in `metadata.extensions`; set when the stream ends.
 #[derive(Debug, Clone, Default)]
 pub struct StreamCost(Arc<OnceLock<Result<Cost, CostUnknown>>>);

@@ -8,7 +8,7 @@ use llm_core::{LlmError, LlmRequest, LlmResponse, ResponseBody, Usage};
 use tokio::time::Instant;
 use tower::Service;
 
-use super::{CostOutcome, StreamCost};
+use super::{CostOutcome, PricedWith, StreamCost};
 use crate::cost::{Cost, CostBreakdown, CostUnknown};
 use crate::lookup::Resolution;
 use crate::observe::{ObservedStream, PricingRequest, StreamEnd, response_images};
@@ -84,10 +84,14 @@ where
             record.deployment = meta.deployment_id.clone();
             record.cache_hit = meta.cache_hit;
             let cache_hit = meta.cache_hit;
+            let priced =
+                meta.extensions.remove::<PricedWith>().filter(|p| p.table == table.id()).map(|p| p.cost);
             let (usage, cost) = match &mut response.body {
                 ResponseBody::Chat(chat) => {
                     let cost = if cache_hit {
                         Ok(free(&pricing.model))
+                    } else if let Some(cost) = priced {
+                        cost
                     } else {
                         pricing.cost(
                             &table,
@@ -104,6 +108,8 @@ where
                     let usage = Usage::new(embedding.usage.prompt_tokens, 0);
                     let cost = if cache_hit {
                         Ok(free(&pricing.model))
+                    } else if let Some(cost) = priced {
+                        cost
                     } else {
                         pricing.cost(&table, Some(&usage), Some(&embedding.model), None, 0, started.elapsed())
                     };
