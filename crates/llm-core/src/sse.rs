@@ -126,11 +126,10 @@ impl SseDecoder {
         let mut line_start = 0;
         let mut i = self.scanned;
         while i < self.buf.len() {
+            // Line ends are found with a vectorized search, not byte by byte.
+            let Some(at) = memchr::memchr2(b'\n', b'\r', &self.buf[i..]) else { break };
+            i += at;
             let b = self.buf[i];
-            if b != b'\n' && b != b'\r' {
-                i += 1;
-                continue;
-            }
             let end = i;
             i += 1;
             if b == b'\r' {
