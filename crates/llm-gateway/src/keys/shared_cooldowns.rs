@@ -211,8 +211,11 @@ mod tests {
 
     const REDIS: &str = "redis://127.0.0.1:6379";
 
+    /// A link to the local Redis with keys of its own: other tests' cooldowns in the shared set
+    /// would otherwise show here.
     async fn link() -> Option<RedisLink> {
-        let link = RedisLink::open(REDIS).await;
+        let prefix = format!("llm-gateway-test-{}:", uuid::Uuid::new_v4());
+        let link = RedisLink::open(REDIS).await.with_key_prefix(&prefix);
         if link.is_connected() {
             return Some(link);
         }
