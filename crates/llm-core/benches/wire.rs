@@ -33,6 +33,11 @@ fn bench(c: &mut Criterion) {
     g.bench_function("chat_chunk_write_sse", |b| {
         b.iter(|| llm_core::sse::encode_json(black_box(&chunk)).expect("writes"))
     });
+    // The same chunk again, as the next chunk of a stream: id, object, created and model cached.
+    let mut encoder = llm_core::sse::ChunkEncoder::new();
+    g.bench_function("chat_chunk_write_sse_in_stream", |b| {
+        b.iter(|| encoder.encode(black_box(&chunk)).expect("writes"))
+    });
     let stream: Vec<u8> = (0..64).flat_map(|_| format!("data: {CHUNK}\n\n").into_bytes()).collect();
     g.throughput(Throughput::Bytes(stream.len() as u64));
     g.bench_function("sse_decode_64_events", |b| {

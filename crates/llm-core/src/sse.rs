@@ -333,6 +333,83 @@ pub fn encode_json<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, serde_json
     Ok(Bytes::from(out))
 }
 
+/// Encodes the chunks of one stream as `data:` frames, byte for byte as [`encode_json`] does,
+/// but serializes the fields every chunk of a stream repeats (`id`, `object`, `created`,
+/// `model`) only when they change.
+///
+/// ```
+/// use llm_core::{ChatChunk, sse::{ChunkEncoder, encode_json}};
+/// let mut encoder = ChunkEncoder::new();
+/// let chunk = ChatChunk::new("chatcmpl-1", "gpt-4o", 1_700_000_000);
+/// assert_eq!(encoder.encode(&chunk).unwrap(), encode_json(&chunk).unwrap());
+/// ```
+#[derive(Debug, Default)]
+pub struct ChunkEncoder {
+    /// `data: {"id":…,"object":…,"created":…,"model":…` for the stream's current values.
+    head: Vec<u8>,
+    /// The values `head` was built from.
+    id: String,
+    object: String,
+    created: u64,
+    model: String,
+}
+
+impl ChunkEncoder {
+    /// An encoder for one stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `chunk` as one `data: <json>\n\n` frame.
+    pub fn encode(&mut self, chunk: &crate::ChatChunk) -> Result<Bytes, serde_json::Error> {
+        let same = !self.head.is_empty()
+            && self.created == chunk.created
+            && self.id == chunk.id
+            && self.model == chunk.model
+            && self.object == chunk.object;
+        if !same {
+            self.head.clear();
+            self.head.extend_from_slice(b"data: {\"id\":");
+            serde_json::to_writer(&mut self.head, &chunk.id)?;
+            self.head.extend_from_slice(b",\"object\":");
+            serde_json::to_writer(&mut self.head, &chunk.object)?;
+            self.head.extend_from_slice(b",\"created\":");
+            serde_json::to_writer(&mut self.head, &chunk.created)?;
+            self.head.extend_from_slice(b",\"model\":");
+            serde_json::to_writer(&mut self.head, &chunk.model)?;
+            chunk.id.clone_into(&mut self.id);
+            chunk.object.clone_into(&mut self.object);
+            self.created = chunk.created;
+            chunk.model.clone_into(&mut self.model);
+        }
+        let mut out = Vec::with_capacity(self.head.len() + 256);
+        out.extend_from_slice(&self.head);
+        // The other fields in declaration order, as the derived `Serialize` writes them.
+        out.extend_from_slice(b",\"choices\":");
+        serde_json::to_writer(&mut out, &chunk.choices)?;
+        if let Some(usage) = &chunk.usage {
+            out.extend_from_slice(b",\"usage\":");
+            serde_json::to_writer(&mut out, usage)?;
+        }
+        if let Some(fingerprint) = &chunk.system_fingerprint {
+            out.extend_from_slice(b",\"system_fingerprint\":");
+            serde_json::to_writer(&mut out, fingerprint)?;
+        }
+        if let Some(tier) = &chunk.service_tier {
+            out.extend_from_slice(b",\"service_tier\":");
+            serde_json::to_writer(&mut out, tier)?;
+        }
+        for (key, value) in &chunk.extra {
+            out.push(b',');
+            serde_json::to_writer(&mut out, key)?;
+            out.push(b':');
+            serde_json::to_writer(&mut out, value)?;
+        }
+        out.extend_from_slice(b"}\n\n");
+        Ok(Bytes::from(out))
+    }
+}
+
 fn put_field(out: &mut BytesMut, name: &str, value: &str) {
     // A field value cannot hold a line break; keep only the part before it.
     let value = value.split(['\r', '\n']).next().unwrap_or("");

@@ -112,3 +112,50 @@ proptest! {
         prop_assert_eq!(decode_in_pieces(&bytes, &cuts), whole);
     }
 }
+
+/// Every chunk of every recorded OpenAI stream (ids, models, usage, tool calls, extras) comes out
+/// of the stream encoder byte for byte as `encode_json` writes it.
+#[test]
+fn the_chunk_encoder_writes_what_encode_json_writes() {
+    use llm_core::sse::{ChunkEncoder, encode_json};
+    let mut chunks = 0;
+    for (name, bytes) in recorded_streams() {
+        let mut encoder = ChunkEncoder::new();
+        let events = decode_in_pieces(&bytes, &[]);
+        for event in events.iter().filter(|e| !e.is_done()) {
+            let Ok(chunk) = serde_json::from_str::<ChatChunk>(&event.data) else { continue };
+            assert_eq!(encoder.encode(&chunk).unwrap(), encode_json(&chunk).unwrap(), "{name}");
+            chunks += 1;
+        }
+    }
+    assert!(chunks > 50, "only {chunks} chunks");
+}
+
+proptest! {
+    /// Any fields, and a stream whose repeated fields change midway, encode as `encode_json` does.
+    #[test]
+    fn the_chunk_encoder_follows_changes(
+        ids in proptest::collection::vec("[a-z\"\\\\é😀\\n]{0,8}", 1..4),
+        model in "[a-z0-9\"\\\\\\u{1}-]{0,12}",
+        created in any::<u64>(),
+        content in proptest::option::of(".{0,16}"),
+        fingerprint in proptest::option::of("[a-z_0-9]{0,8}"),
+        extra_key in "[a-z_\"]{1,6}",
+    ) {
+        use llm_core::sse::{ChunkEncoder, encode_json};
+        let mut encoder = ChunkEncoder::new();
+        for (i, id) in ids.iter().enumerate() {
+            let mut chunk = ChatChunk::new(id.clone(), model.clone(), created.wrapping_add(i as u64 % 2));
+            let mut value = serde_json::json!({
+                "id": id, "object": "chat.completion.chunk", "created": chunk.created, "model": model,
+                "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}],
+                "system_fingerprint": fingerprint,
+            });
+            value[&extra_key] = serde_json::json!({"nested": [1, "two", null]});
+            if let Ok(parsed) = serde_json::from_value::<ChatChunk>(value) {
+                chunk = parsed;
+            }
+            prop_assert_eq!(encoder.encode(&chunk).unwrap(), encode_json(&chunk).unwrap());
+        }
+    }
+}

@@ -698,7 +698,8 @@ async fn chat(
     match resp.body {
         ResponseBody::Chat(chat) => Ok((headers, axum::Json(chat)).into_response()),
         ResponseBody::ChatStream(stream) => Ok(hold(
-            (headers, sse_response(SseState::Streaming(stream), s.keepalive)).into_response(),
+            (headers, sse_response(SseState::Streaming(stream, sse::ChunkEncoder::new()), s.keepalive))
+                .into_response(),
             admission,
         )),
         other => Err(ApiError::llm(&LlmError::internal(format!("unexpected response {other:?}")))),
@@ -709,28 +710,29 @@ type PendingCall = std::pin::Pin<Box<dyn Future<Output = Result<llm_core::LlmRes
 
 enum SseState {
     Waiting(PendingCall),
-    Streaming(ChatStream),
+    /// The chunks, and the encoder that writes the fields every chunk repeats only once.
+    Streaming(ChatStream, sse::ChunkEncoder),
     Done,
 }
 
 const KEEPALIVE_FRAME: &[u8] = b": keep-alive\n\n";
 
 async fn next_frame(state: SseState, keepalive: Duration) -> Option<(Result<Bytes, Infallible>, SseState)> {
-    let mut stream = match state {
+    let (mut stream, mut encoder) = match state {
         SseState::Done => return None,
-        SseState::Streaming(stream) => stream,
+        SseState::Streaming(stream, encoder) => (stream, encoder),
         SseState::Waiting(mut call) => match tokio::time::timeout(keepalive, &mut call).await {
             Err(_) => return Some((Ok(Bytes::from_static(KEEPALIVE_FRAME)), SseState::Waiting(call))),
             Ok(Err(e)) => return Some((Ok(error_frame(&e)), SseState::Done)),
             Ok(Ok(resp)) => match resp.into_chat_stream() {
-                Ok(stream) => stream,
+                Ok(stream) => (stream, sse::ChunkEncoder::new()),
                 Err(e) => return Some((Ok(error_frame(&e)), SseState::Done)),
             },
         },
     };
     let frame = match stream.next().await {
-        Some(Ok(chunk)) => match sse::encode_json(&chunk) {
-            Ok(bytes) => return Some((Ok(bytes), SseState::Streaming(stream))),
+        Some(Ok(chunk)) => match encoder.encode(&chunk) {
+            Ok(bytes) => return Some((Ok(bytes), SseState::Streaming(stream, encoder))),
             Err(e) => error_frame(&LlmError::internal(format!("cannot encode a chunk: {e}"))),
         },
         Some(Err(e)) => error_frame(&e),
