@@ -48,6 +48,7 @@ async fn binary_serves_and_shuts_down_gracefully_on_sigterm() {
     let health = reqwest::get(format!("{url}/health/liveliness")).await.unwrap();
     assert_eq!(health.status(), 200);
     check_listen_backlog(&addr);
+    check_no_huge_pages(child.id());
 
     let pending = tokio::spawn(
         reqwest::Client::new()
@@ -92,6 +93,20 @@ fn a_bad_config_fails_at_start_naming_file_line_and_field() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.yaml") && err.contains("line 5"), "{err}");
     assert!(err.contains("model_list[0].litellm_params.tpm"), "{err}");
+}
+
+/// The allocator must not ask for transparent huge pages: where the kernel grants them only on
+/// request (`madvise`, the common default), each 2 MB page the allocator touches would count in
+/// full in RSS.
+fn check_no_huge_pages(pid: u32) {
+    let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    if !thp.contains("[madvise]") {
+        println!("skipping the huge-page check: transparent huge pages are not in `madvise` mode");
+        return;
+    }
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap();
+    let huge = rollup.lines().find(|l| l.starts_with("AnonHugePages:")).expect(&rollup);
+    assert_eq!(huge.split_whitespace().nth(1), Some("0"), "{huge}");
 }
 
 /// A burst of connections must not overflow the accept queue: the listening socket's backlog
