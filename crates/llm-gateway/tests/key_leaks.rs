@@ -79,15 +79,26 @@ async fn keys_never_appear_in_plaintext() {
 
     gw.gateway.spend_store().flush().await;
     gw.stop().await;
-    // Every file SQLite wrote (database, journal, WAL).
-    let mut files = 0;
-    let mut saw_hash = false;
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        files += 1;
-        assert!(!contains(&bytes, key.as_bytes()), "the key is in the database");
-        saw_hash |= contains(&bytes, token.as_bytes());
-    }
+    // Every file SQLite wrote (database, journal, WAL). The last connection may still be closing
+    // (which checkpoints and removes the WAL): when a listed file is gone, read them all again.
+    let (files, saw_hash) = loop {
+        let mut contents = Vec::new();
+        let mut complete = true;
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            match std::fs::read(entry.unwrap().path()) {
+                Ok(bytes) => contents.push(bytes),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => complete = false,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        if complete {
+            for bytes in &contents {
+                assert!(!contains(bytes, key.as_bytes()), "the key is in the database");
+            }
+            break (contents.len(), contents.iter().any(|b| contains(b, token.as_bytes())));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert!(
         files >= 1 && saw_hash,
         "the database holds the key's hash, so the search looked in the right place"
