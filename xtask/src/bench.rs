@@ -1,8 +1,9 @@
-//! `cargo xtask bench [--smoke] [--out DIR]`: builds the release gateway and the `llm-bench`
+//! `cargo xtask bench [--smoke] [--out DIR] [--cpu-dma-latency-us N]`: builds the release gateway and the `llm-bench`
 //! binaries (`--smoke`: the debug build CI already has, since it only checks that the harness
 //! runs), then runs every scenario of `llm-bench-run` pinned to CPU 0 while the gateway is
 //! pinned to CPU 1 (see `crates/llm-bench`). Writes `results.json`, `results.md` and
-//! `latency.svg` into DIR (default `target/bench`).
+//! `latency.svg` into DIR (default `target/bench`). `--cpu-dma-latency-us 0` keeps idle CPUs
+//! polling during the run (root; recorded in the results).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -44,6 +45,10 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
     }
     if !pin {
         runner.arg("--no-pin");
+    }
+    if let Some(i) = args.iter().position(|a| a == "--cpu-dma-latency-us") {
+        let us = args.get(i + 1).ok_or("--cpu-dma-latency-us needs a value in µs")?;
+        runner.args(["--cpu-dma-latency-us", us]);
     }
     run(if smoke { "bench (smoke)" } else { "bench" }, runner)?;
     eprintln!("    results: {}", out.display());

@@ -5,11 +5,13 @@
 //!   concurrent streams) recording HDR histograms of latency, time to first byte and chunk gaps.
 //! - [`runner`]: the scenarios behind `cargo xtask bench`, run direct-to-mock and through the gateway.
 //! - [`report`]: markdown table and SVG chart; [`procstat`]: CPU and RSS from `/proc`.
+//! - [`cpu_latency`]: optionally keeps idle CPUs polling during a run (`/dev/cpu_dma_latency`).
 //!
 //! Binaries: `llm-bench-mock`, `llm-bench-load` and `llm-bench-run` (used by `cargo xtask bench`).
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod cpu_latency;
 pub mod load;
 pub mod mock;
 pub mod procstat;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cpu_latency::CpuLatencyHold;
 use crate::load::{self, LoadReport, LoadSpec, Pacing};
 use crate::procstat;
 
@@ -27,6 +28,9 @@ pub struct RunOptions {
     pub mock_bin: PathBuf,
     /// Pin the gateway to CPU 1 and the mocks to CPU 0 with `taskset`.
     pub pin: bool,
+    /// Hold this maximum CPU wake-up latency (µs) on `/dev/cpu_dma_latency` during the run
+    /// (see [`crate::cpu_latency`]); `None` leaves the machine's idle states alone.
+    pub cpu_dma_latency_us: Option<i32>,
 }
 
 /// Errors that stop the benchmark.
@@ -46,6 +50,14 @@ pub enum RunError {
     /// A load run was misconfigured.
     #[error(transparent)]
     Load(#[from] load::LoadError),
+    /// The CPU wake-up latency request could not be made.
+    #[error("holding {} at {max_us} µs: {source} (needs root)", crate::cpu_latency::DEVICE)]
+    CpuLatency {
+        /// The latency asked for.
+        max_us: i32,
+        /// The cause.
+        source: std::io::Error,
+    },
 }
 
 /// One measurement taken direct-to-mock and through the gateway.
@@ -83,6 +95,12 @@ pub struct BenchResults {
     pub load_average: Vec<String>,
     /// Whether `taskset` pinning was applied.
     pub pinned: bool,
+    /// The CPU wake-up latency held during the run (µs), if any.
+    #[serde(default)]
+    pub cpu_dma_latency_us: Option<i32>,
+    /// The CPU idle driver and governor (e.g. `haltpoll / haltpoll`).
+    #[serde(default)]
+    pub cpuidle: String,
     /// Scenario 1: concurrency 1, mock delay 0.
     pub concurrency1: Pair,
     /// Scenario 2: fixed rates.
@@ -264,6 +282,13 @@ fn load_average() -> String {
 
 /// Runs the whole benchmark and writes `results.json`, `results.md` and `latency.svg` into `opts.out`.
 pub async fn run(opts: &RunOptions) -> Result<BenchResults, RunError> {
+    let _latency_hold = opts
+        .cpu_dma_latency_us
+        .map(|max_us| {
+            CpuLatencyHold::acquire(Path::new(crate::cpu_latency::DEVICE), max_us)
+                .map_err(|source| RunError::CpuLatency { max_us, source })
+        })
+        .transpose()?;
     let smoke = opts.smoke;
     let chunks = 64usize;
     let paced_interval = if smoke { Duration::from_millis(10) } else { Duration::from_millis(50) };
@@ -300,6 +325,8 @@ pub async fn run(opts: &RunOptions) -> Result<BenchResults, RunError> {
     let mut results = BenchResults {
         smoke,
         pinned: opts.pin,
+        cpu_dma_latency_us: opts.cpu_dma_latency_us,
+        cpuidle: crate::cpu_latency::idle_driver(),
         load_average: vec![load_average()],
         paced_interval_ms: paced_interval.as_millis() as u64,
         ..BenchResults::default()

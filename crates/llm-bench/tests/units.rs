@@ -90,6 +90,22 @@ fn markdown_shows_added_latency() {
 }
 
 #[test]
+fn markdown_says_whether_idle_cpus_were_kept_awake() {
+    let mut results = sample_results();
+    results.cpuidle = "haltpoll / haltpoll".into();
+    let md = report::markdown(&results);
+    assert!(md.contains("CPU idle driver: haltpoll / haltpoll; wake-up latency not held"), "{md}");
+    results.cpu_dma_latency_us = Some(0);
+    let md = report::markdown(&results);
+    assert!(md.contains("idle CPUs held at ≤ 0 µs wake-up latency"), "{md}");
+    // Results written before these fields existed still load.
+    let mut json = serde_json::to_value(sample_results()).unwrap();
+    json.as_object_mut().unwrap().retain(|k, _| k != "cpu_dma_latency_us" && k != "cpuidle");
+    let old: BenchResults = serde_json::from_value(json).unwrap();
+    assert_eq!(old.cpu_dma_latency_us, None);
+}
+
+#[test]
 fn chart_is_written_as_svg() {
     let path = std::env::temp_dir().join(format!("llm-bench-chart-{}.svg", std::process::id()));
     report::chart(&sample_results(), &path).unwrap();

@@ -1,5 +1,6 @@
-//! `llm-bench-run --gateway BIN --mock BIN [--out DIR] [--smoke] [--no-pin]`: every scenario
-//! (normally started by `cargo xtask bench`, itself pinned to CPU 0).
+//! `llm-bench-run --gateway BIN --mock BIN [--out DIR] [--smoke] [--no-pin]
+//! [--cpu-dma-latency-us N]`: every scenario (normally started by `cargo xtask bench`, itself
+//! pinned to CPU 0). `--cpu-dma-latency-us 0` keeps idle CPUs polling during the run (root).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +26,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         gateway_bin: PathBuf::from(args.value("gateway").ok_or("--gateway is required")?),
         mock_bin: PathBuf::from(args.value("mock").ok_or("--mock is required")?),
         pin: !args.flag("no-pin"),
+        cpu_dma_latency_us: args
+            .value("cpu-dma-latency-us")
+            .map(|_| args.get("cpu-dma-latency-us", 0i32))
+            .transpose()?,
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(runner::run(&opts))?;
