@@ -601,6 +601,10 @@ impl IntoResponse for ApiError {
 /// Parses a JSON body; the error names the offending field.
 fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
     let bytes = body.map_err(ApiError::rejection)?;
+    // Tracking the path costs every field a wrapper; only a bad body, parsed again, needs it.
+    if let Ok(value) = serde_json::from_slice(&bytes) {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(&bytes);
     let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -59,6 +59,9 @@ pub struct OpenAi {
     timeout: Duration,
     headers: HeaderMap,
     client: reqwest::Client,
+    /// The parsed chat URL, made on first use (OpenAI flavor only: Azure's names the model), so
+    /// requests do not parse it again. Cleared when the base URL changes.
+    chat_url: std::sync::OnceLock<reqwest::Url>,
 }
 
 impl fmt::Debug for OpenAi {
@@ -141,6 +144,7 @@ impl OpenAi {
             timeout: DEFAULT_TIMEOUT,
             headers: HeaderMap::new(),
             client: default_client(),
+            chat_url: std::sync::OnceLock::new(),
         }
     }
 
@@ -157,6 +161,7 @@ impl OpenAi {
                 }
             }
             this.base_url = Some(base);
+            this.chat_url = std::sync::OnceLock::new();
         }
         this
     }
@@ -208,6 +213,7 @@ impl OpenAi {
     /// (`http://localhost:8000/v1`), for Azure the resource (`https://res.openai.azure.com`).
     pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = Some(base_url.into().trim_end_matches('/').to_owned());
+        self.chat_url = std::sync::OnceLock::new();
         self
     }
 
@@ -302,6 +308,22 @@ impl OpenAi {
         })
     }
 
+    /// The parsed URL for `endpoint` on `model`; the chat URL of the OpenAI flavor is parsed
+    /// once per client.
+    fn request_url(&self, endpoint: Endpoint, model: &str) -> Result<reqwest::Url, LlmError> {
+        let cacheable = matches!((&self.flavor, endpoint), (Flavor::OpenAi, Endpoint::ChatCompletions));
+        if cacheable && let Some(url) = self.chat_url.get() {
+            return Ok(url.clone());
+        }
+        let url = reqwest::Url::parse(&self.url(endpoint, model)?).map_err(|e| {
+            LlmError::bad_request(format!("invalid request URL for provider `{}`", self.name)).with_source(e)
+        })?;
+        if cacheable {
+            let _ = self.chat_url.set(url.clone());
+        }
+        Ok(url)
+    }
+
     /// The authentication header: `Authorization: Bearer …`, or `api-key` for Azure. `None`
     /// when no key is set and the vendor needs none.
     pub fn auth_header(&self) -> Result<Option<(HeaderName, HeaderValue)>, LlmError> {
@@ -356,7 +378,7 @@ impl OpenAi {
     async fn send(
         &self,
         method: http::Method,
-        url: String,
+        url: reqwest::Url,
         body: Option<Vec<u8>>,
         deadline: Instant,
     ) -> Result<reqwest::Response, LlmError> {
@@ -413,7 +435,7 @@ impl OpenAi {
     /// Lists the models the key may use (`GET {base}/models`).
     pub async fn list_models(&self) -> Result<ModelList, LlmError> {
         let deadline = Instant::now() + self.timeout;
-        let url = self.url(Endpoint::Models, "")?;
+        let url = self.request_url(Endpoint::Models, "")?;
         let response = self.send(http::Method::GET, url, None, deadline).await?;
         let body = self.read_body(response, deadline).await?;
         wire::parse_model_list(&body)
@@ -427,7 +449,8 @@ impl OpenAi {
     ) -> Result<reqwest::Response, LlmError> {
         request.stream = Some(stream);
         let opts = self.wire_options();
-        let url = self.url(Endpoint::ChatCompletions, wire::upstream_model(&request.model, &self.name))?;
+        let url =
+            self.request_url(Endpoint::ChatCompletions, wire::upstream_model(&request.model, &self.name))?;
         let body = wire::chat_body(request, &opts)?;
         self.send(http::Method::POST, url, Some(body), deadline).await
     }
@@ -490,7 +513,7 @@ impl Provider for OpenAi {
     ) -> Result<EmbeddingResponse, LlmError> {
         let deadline = self.deadline(context);
         let opts = self.wire_options();
-        let url = self.url(Endpoint::Embeddings, wire::upstream_model(&request.model, &self.name))?;
+        let url = self.request_url(Endpoint::Embeddings, wire::upstream_model(&request.model, &self.name))?;
         let body = wire::embedding_body(request, &opts)?;
         let response = self.send(http::Method::POST, url, Some(body), deadline).await?;
         let body = self.read_body(response, deadline).await?;

@@ -469,3 +469,22 @@ async fn invalid_base_url_is_a_bad_request() {
     let err = chat(&client, hello("gpt-4o")).await.unwrap_err();
     assert_eq!(*err.kind(), ErrorKind::BadRequest, "{err}");
 }
+
+#[tokio::test]
+async fn a_new_base_url_replaces_the_parsed_one() {
+    let (first, second) = (MockServer::start().await, MockServer::start().await);
+    first.set_default(answer());
+    second.set_default(answer());
+    let client = OpenAi::new().with_api_key("k").with_base_url(format!("{}/v1", first.url()));
+    let ctx = RequestContext::default();
+    client.chat(hello("gpt-4o"), &ctx).await.unwrap();
+    client.chat(hello("gpt-4o"), &ctx).await.unwrap();
+    assert_eq!(first.request_count(), 2);
+    // A clone of a client that has sent requests (and parsed its URL), pointed elsewhere, goes there.
+    let moved = client.clone().with_base_url(format!("{}/v2", second.url()));
+    moved.chat(hello("gpt-4o"), &ctx).await.unwrap();
+    assert_eq!((first.request_count(), second.request_count()), (2, 1));
+    assert_eq!(second.requests()[0].path, "/v2/chat/completions");
+    client.chat(hello("gpt-4o"), &ctx).await.unwrap();
+    assert_eq!(first.request_count(), 3);
+}
