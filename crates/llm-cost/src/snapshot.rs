@@ -107,19 +107,55 @@ pub fn generate_snapshot(litellm_json: &str) -> Result<String, PriceTableError> 
 
 /// Reads a snapshot made by [`generate_snapshot`].
 pub fn parse_snapshot(text: &str) -> Result<BTreeMap<String, ModelPrice>, PriceTableError> {
-    let shape = |what: &str| PriceTableError::Shape(format!("snapshot: {what}"));
+    let (fields, rows) = split_snapshot(text)?;
+    let mut out = BTreeMap::new();
+    for line in rows {
+        let (name, price) = parse_snapshot_row(line, &fields)?;
+        out.insert(name, price);
+    }
+    Ok(out)
+}
+
+fn shape(what: &str) -> PriceTableError {
+    PriceTableError::Shape(format!("snapshot: {what}"))
+}
+
+/// A snapshot's field names (from its header) and its row lines, each still JSON text.
+pub(crate) fn split_snapshot(text: &str) -> Result<(Vec<&str>, impl Iterator<Item = &str>), PriceTableError> {
     let mut lines = text.lines();
-    let header: Value = serde_json::from_str(lines.next().ok_or_else(|| shape("empty"))?)?;
-    if header.get("format").and_then(Value::as_str) != Some(SNAPSHOT_FORMAT) {
+    let header = lines.next().ok_or_else(|| shape("empty"))?;
+    #[derive(serde::Deserialize)]
+    struct Header<'a> {
+        format: &'a str,
+        #[serde(borrow)]
+        fields: Vec<&'a str>,
+    }
+    let header: Header<'_> = serde_json::from_str(header)?;
+    if header.format != SNAPSHOT_FORMAT {
         return Err(shape("unknown format"));
     }
-    let fields: Vec<&str> = header
-        .get("fields")
-        .and_then(Value::as_array)
-        .ok_or_else(|| shape("no field list"))?
-        .iter()
-        .map(|f| f.as_str().ok_or_else(|| shape("a field name is not a string")))
-        .collect::<Result<_, _>>()?;
+    Ok((header.fields, lines.filter(|l| !l.trim().is_empty())))
+}
+
+/// The model name a snapshot row starts with, read without parsing the rest of the row; borrowed
+/// from `line` unless it holds escapes.
+pub(crate) fn snapshot_row_name(line: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let rest = line.strip_prefix("[\"")?;
+    let end = rest.find('"')?;
+    let raw = &rest[..end];
+    if !raw.contains('\\') {
+        return Some(std::borrow::Cow::Borrowed(raw));
+    }
+    // An escape: let the JSON parser read the row's first element.
+    let row: Vec<Value> = serde_json::from_str(line).ok()?;
+    row.first()?.as_str().map(|s| std::borrow::Cow::Owned(s.to_owned()))
+}
+
+/// One snapshot row: its model name and prices. `fields` is the header's field list.
+pub(crate) fn parse_snapshot_row(
+    line: &str,
+    fields: &[&str],
+) -> Result<(String, ModelPrice), PriceTableError> {
     let decode_rates = |v: Option<&Value>| -> Result<BTreeMap<String, f64>, PriceTableError> {
         let pairs = v.and_then(Value::as_array).ok_or_else(|| shape("rates are not a list"))?;
         pairs
@@ -132,35 +168,31 @@ pub fn parse_snapshot(text: &str) -> Result<BTreeMap<String, ModelPrice>, PriceT
             })
             .collect()
     };
-    let mut rows = BTreeMap::new();
-    for line in lines.filter(|l| !l.trim().is_empty()) {
-        let row: Vec<Value> = serde_json::from_str(line)?;
-        let text_at = |i: usize| row.get(i).and_then(Value::as_str).map(str::to_owned);
-        let count_at = |i: usize| row.get(i).and_then(Value::as_u64);
-        let name = text_at(0).ok_or_else(|| shape("a row has no name"))?;
-        let tiers = match row.get(7).and_then(Value::as_array) {
-            None => Vec::new(),
-            Some(list) => list
-                .iter()
-                .map(|t| {
-                    Ok(PriceTier {
-                        from_tokens: t.get(0).and_then(Value::as_u64).unwrap_or(0),
-                        to_tokens: t.get(1).and_then(Value::as_u64),
-                        rates: decode_rates(t.get(2))?,
-                    })
+    let row: Vec<Value> = serde_json::from_str(line)?;
+    let text_at = |i: usize| row.get(i).and_then(Value::as_str).map(str::to_owned);
+    let count_at = |i: usize| row.get(i).and_then(Value::as_u64);
+    let name = text_at(0).ok_or_else(|| shape("a row has no name"))?;
+    let tiers = match row.get(7).and_then(Value::as_array) {
+        None => Vec::new(),
+        Some(list) => list
+            .iter()
+            .map(|t| {
+                Ok(PriceTier {
+                    from_tokens: t.get(0).and_then(Value::as_u64).unwrap_or(0),
+                    to_tokens: t.get(1).and_then(Value::as_u64),
+                    rates: decode_rates(t.get(2))?,
                 })
-                .collect::<Result<_, PriceTableError>>()?,
-        };
-        let price = ModelPrice {
-            provider: text_at(1),
-            mode: text_at(2),
-            max_input_tokens: count_at(3),
-            max_output_tokens: count_at(4),
-            max_tokens: count_at(5),
-            rates: decode_rates(row.get(6))?,
-            tiers,
-        };
-        rows.insert(name, price);
-    }
-    Ok(rows)
+            })
+            .collect::<Result<_, PriceTableError>>()?,
+    };
+    let price = ModelPrice {
+        provider: text_at(1),
+        mode: text_at(2),
+        max_input_tokens: count_at(3),
+        max_output_tokens: count_at(4),
+        max_tokens: count_at(5),
+        rates: decode_rates(row.get(6))?,
+        tiers,
+    };
+    Ok((name, price))
 }

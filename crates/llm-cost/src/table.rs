@@ -1,12 +1,16 @@
 //! The pricing table: the built-in snapshot, user files and run-time overrides.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, LazyLock, OnceLock, RwLock};
 
 use crate::price::ModelPrice;
-use crate::snapshot::{BUILTIN_SNAPSHOT, PriceTableError, parse_litellm_json, parse_snapshot};
+use crate::snapshot::{
+    BUILTIN_SNAPSHOT, PriceTableError, parse_litellm_json, parse_snapshot, parse_snapshot_row,
+    snapshot_row_name, split_snapshot,
+};
 
 type Rows = HashMap<String, Arc<ModelPrice>>;
 
@@ -21,9 +25,21 @@ pub(crate) struct TableId(usize, usize);
 /// How many distinct names the lookup memo holds before it starts over.
 const RESOLVED_CAPACITY: usize = 4096;
 
+/// One row of a base table: parsed, or (the built-in snapshot) its line, parsed on first use.
+struct Slot {
+    line: Option<&'static str>,
+    parsed: OnceLock<Option<Arc<ModelPrice>>>,
+}
+
 /// The read-only rows of a table, with an index of dated names built on first use.
+///
+/// The built-in snapshot's rows stay text until a model is looked up: parsing all 4,000-odd rows
+/// up front held 3.3 MB of heap that a gateway configured with a handful of models never reads.
 struct Base {
-    rows: Rows,
+    /// Sorted by name (searched in halves: a sorted list holds half the memory of a hash map).
+    rows: Vec<(Cow<'static, str>, Slot)>,
+    /// The snapshot's field names, for rows parsed on first use.
+    fields: Vec<&'static str>,
     /// Undated name → the dated names of the rows (`gpt-4o` → `gpt-4o-2024-08-06`, …), so that
     /// resolving an undated name never scans the table.
     dated: OnceLock<HashMap<String, Vec<String>>>,
@@ -31,15 +47,51 @@ struct Base {
 
 impl Base {
     fn new(rows: Rows) -> Arc<Self> {
-        Arc::new(Self { rows, dated: OnceLock::new() })
+        let rows = rows
+            .into_iter()
+            .map(|(name, price)| (Cow::Owned(name), Slot { line: None, parsed: OnceLock::from(Some(price)) }))
+            .collect();
+        Arc::new(Self { rows: sorted(rows), fields: Vec::new(), dated: OnceLock::new() })
+    }
+
+    /// The rows of a snapshot compiled into the program, each parsed when first asked for.
+    fn lazy(text: &'static str) -> Result<Arc<Self>, PriceTableError> {
+        let (fields, lines) = split_snapshot(text)?;
+        let mut rows = Vec::new();
+        for line in lines {
+            let name = snapshot_row_name(line)
+                .ok_or_else(|| PriceTableError::Shape("snapshot: a row has no name".to_owned()))?;
+            rows.push((name, Slot { line: Some(line), parsed: OnceLock::new() }));
+        }
+        Ok(Arc::new(Self { rows: sorted(rows), fields, dated: OnceLock::new() }))
+    }
+
+    fn slot(&self, model: &str) -> Option<&Slot> {
+        let i = self.rows.binary_search_by(|(name, _)| name.as_ref().cmp(model)).ok()?;
+        Some(&self.rows[i].1)
+    }
+
+    fn contains(&self, model: &str) -> bool {
+        self.slot(model).is_some()
+    }
+
+    /// The row stored under exactly `model`.
+    fn get(&self, model: &str) -> Option<Arc<ModelPrice>> {
+        let slot = self.slot(model)?;
+        slot.parsed
+            .get_or_init(|| {
+                let line = slot.line?;
+                parse_snapshot_row(line, &self.fields).ok().map(|(_, price)| Arc::new(price))
+            })
+            .clone()
     }
 
     fn dated(&self) -> &HashMap<String, Vec<String>> {
         self.dated.get_or_init(|| {
             let mut index: HashMap<String, Vec<String>> = HashMap::new();
-            for key in self.rows.keys() {
+            for (key, _) in &self.rows {
                 if let Some(undated) = crate::lookup::strip_date_suffix(key) {
-                    index.entry(undated.to_owned()).or_default().push(key.clone());
+                    index.entry(undated.to_owned()).or_default().push(key.to_string());
                 }
             }
             index
@@ -47,11 +99,19 @@ impl Base {
     }
 }
 
+/// `rows` sorted by name; of rows with the same name, the last one stays.
+fn sorted(mut rows: Vec<(Cow<'static, str>, Slot)>) -> Vec<(Cow<'static, str>, Slot)> {
+    rows.reverse();
+    rows.sort_by(|a, b| a.0.cmp(&b.0)); // stable: the last row of a name now comes first
+    rows.dedup_by(|later, first| later.0 == first.0);
+    rows.shrink_to_fit();
+    rows
+}
+
 static BUILTIN: LazyLock<Arc<Base>> = LazyLock::new(|| {
-    // The freshness test parses the same text, so this cannot fail in a released crate; an empty
-    // table (every cost "unknown") is the safe answer if it ever did.
-    let rows = parse_snapshot(BUILTIN_SNAPSHOT).unwrap_or_default();
-    Base::new(rows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    // The freshness test parses the same text (every row), so this cannot fail in a released
+    // crate; an empty table (every cost "unknown") is the safe answer if it ever did.
+    Base::lazy(BUILTIN_SNAPSHOT).unwrap_or_else(|_| Base::new(Rows::new()))
 });
 
 /// Model prices and limits by model name, shared by every clone.
@@ -148,13 +208,13 @@ impl PriceTable {
         if let Some(p) = self.read_overrides().get(model) {
             return Some(Arc::clone(p));
         }
-        self.base.rows.get(model).cloned()
+        self.base.get(model)
     }
 
     /// How many distinct model names the table holds.
     pub fn len(&self) -> usize {
         let overrides = self.read_overrides();
-        self.base.rows.len() + overrides.keys().filter(|k| !self.base.rows.contains_key(*k)).count()
+        self.base.rows.len() + overrides.keys().filter(|k| !self.base.contains(k)).count()
     }
 
     /// Whether the table holds no model.
@@ -162,7 +222,6 @@ impl PriceTable {
         self.len() == 0
     }
 
-    /// Calls `f` with every model name (base and overrides; a name may come twice).
     /// Calls `f` with every name whose undated form is `undated` (`gpt-4o-2024-08-06` for
     /// `gpt-4o`): an index lookup for the base rows, a scan of the few overrides.
     pub(crate) fn for_each_dated(&self, undated: &str, mut f: impl FnMut(&str)) {

@@ -27,6 +27,11 @@ fn generation_is_reproducible_and_lossless_for_the_fields_we_use() {
     assert_eq!(full, compact, "the snapshot keeps every price, limit, provider and mode");
     assert!(BUILTIN_SNAPSHOT.len() < 600_000, "snapshot grew to {} bytes", BUILTIN_SNAPSHOT.len());
     assert_eq!(PriceTable::builtin().len(), 4_255);
+    // The built-in table parses a row when it is first asked for: every row comes out the same.
+    let builtin = PriceTable::builtin();
+    for (name, price) in &compact {
+        assert_eq!(builtin.get(name).as_deref(), Some(price), "{name}");
+    }
 }
 
 #[test]
