@@ -643,33 +643,59 @@ fn metadata_tags(metadata: Option<&serde_json::Map<String, serde_json::Value>>) 
         .unwrap_or_default()
 }
 
-/// The response headers; also records the gateway's own overhead (total time minus the time the
-/// router spent in upstream attempts) in the metrics.
-fn response_headers(s: &AppState, meta: &ResponseMetadata, started: Instant) -> HeaderMap {
+const X_LLM_DEPLOYMENT: HeaderName = HeaderName::from_static("x-llm-deployment");
+const X_LITELLM_MODEL_ID: HeaderName = HeaderName::from_static("x-litellm-model-id");
+const X_LLM_COST_USD: HeaderName = HeaderName::from_static("x-llm-cost-usd");
+const X_LITELLM_RESPONSE_COST: HeaderName = HeaderName::from_static("x-litellm-response-cost");
+const X_LITELLM_CACHE_HIT: HeaderName = HeaderName::from_static("x-litellm-cache-hit");
+const X_LLM_OVERHEAD_MS: HeaderName = HeaderName::from_static("x-llm-overhead-ms");
+
+/// The response headers, added to `h`; also records the gateway's own overhead (total time minus
+/// the time the router spent in upstream attempts) in the metrics.
+fn add_response_headers(h: &mut HeaderMap, s: &AppState, meta: &ResponseMetadata, started: Instant) {
     let upstream: Duration = meta.attempts.iter().map(|a| a.latency).sum();
     let overhead = started.elapsed().saturating_sub(upstream);
     s.metrics.observe_overhead(meta.deployment_id.as_deref().unwrap_or(""), overhead);
-    let mut h = HeaderMap::with_capacity(8);
     // Each value is built once and shared by its LiteLLM-named twin.
-    let mut put = |names: &[&'static str], value: &str| {
+    let mut put = |names: [HeaderName; 2], value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
-            for name in names {
-                h.insert(HeaderName::from_static(name), v.clone());
-            }
+            let [first, second] = names;
+            h.insert(first, v.clone());
+            h.insert(second, v);
         }
     };
     if let Some(d) = &meta.deployment_id {
-        put(&["x-llm-deployment", "x-litellm-model-id"], d);
+        put([X_LLM_DEPLOYMENT, X_LITELLM_MODEL_ID], d);
     }
     if let Some(cost) = meta.cost_usd {
-        put(&["x-llm-cost-usd", "x-litellm-response-cost"], &cost.to_string());
+        put([X_LLM_COST_USD, X_LITELLM_RESPONSE_COST], &cost.to_string());
     }
     if meta.cache_hit {
-        put(&["x-litellm-cache-hit"], "True");
+        h.insert(X_LITELLM_CACHE_HIT, HeaderValue::from_static("True"));
     }
-    let micros = overhead.as_micros();
-    put(&["x-llm-overhead-ms"], &format!("{}.{:03}", micros / 1000, micros % 1000));
+    if let Ok(v) = HeaderValue::from_str(&millis_text(overhead)) {
+        h.insert(X_LLM_OVERHEAD_MS, v);
+    }
+}
+
+/// [`add_response_headers`] into a new map.
+fn response_headers(s: &AppState, meta: &ResponseMetadata, started: Instant) -> HeaderMap {
+    let mut h = HeaderMap::with_capacity(8);
+    add_response_headers(&mut h, s, meta, started);
     h
+}
+
+/// `d` in milliseconds with three decimals (`1.234`), without the formatting machinery.
+fn millis_text(d: Duration) -> String {
+    let micros = d.as_micros();
+    let mut text = String::with_capacity(24);
+    text.push_str(itoa::Buffer::new().format(micros / 1000));
+    text.push('.');
+    let frac = (micros % 1000) as u32;
+    for digit in [frac / 100, frac / 10 % 10, frac % 10] {
+        text.push(char::from(b'0' + digit as u8));
+    }
+    text
 }
 
 async fn chat(
@@ -703,14 +729,19 @@ async fn chat(
         s.failed(&e);
         ApiError::llm(&e)
     })?;
-    let headers = response_headers(&s, &resp.metadata, started);
+    // The headers go straight into the response's own map (no second map to merge).
     match resp.body {
-        ResponseBody::Chat(chat) => Ok((headers, axum::Json(chat)).into_response()),
-        ResponseBody::ChatStream(stream) => Ok(hold(
-            (headers, sse_response(SseState::Streaming(stream, sse::ChunkEncoder::new()), s.keepalive))
-                .into_response(),
-            admission,
-        )),
+        ResponseBody::Chat(chat) => {
+            let mut response = axum::Json(chat).into_response();
+            add_response_headers(response.headers_mut(), &s, &resp.metadata, started);
+            Ok(response)
+        }
+        ResponseBody::ChatStream(stream) => {
+            let mut response =
+                sse_response(SseState::Streaming(stream, sse::ChunkEncoder::new()), s.keepalive);
+            add_response_headers(response.headers_mut(), &s, &resp.metadata, started);
+            Ok(hold(response, admission))
+        }
         other => Err(ApiError::llm(&LlmError::internal(format!("unexpected response {other:?}")))),
     }
 }
@@ -917,5 +948,15 @@ mod tests {
         let all: Vec<u8> = (0..=255).collect();
         let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(super::hex(&all), expected);
+    }
+
+    #[test]
+    fn millis_text_has_three_decimals_like_format() {
+        use std::time::Duration;
+        for micros in [0u64, 7, 45, 999, 1_000, 1_005, 12_345, 987_654_321] {
+            let expected = format!("{}.{:03}", micros / 1000, micros % 1000);
+            assert_eq!(super::millis_text(Duration::from_micros(micros)), expected);
+        }
+        assert_eq!(super::millis_text(Duration::from_nanos(1_999)), "0.001");
     }
 }
