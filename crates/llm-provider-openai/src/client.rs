@@ -161,7 +161,6 @@ impl OpenAi {
                 }
             }
             this.base_url = Some(base);
-            this.chat_url = std::sync::OnceLock::new();
         }
         this
     }
@@ -315,9 +314,8 @@ impl OpenAi {
         if cacheable && let Some(url) = self.chat_url.get() {
             return Ok(url.clone());
         }
-        let url = reqwest::Url::parse(&self.url(endpoint, model)?).map_err(|e| {
-            LlmError::bad_request(format!("invalid request URL for provider `{}`", self.name)).with_source(e)
-        })?;
+        let url = reqwest::Url::parse(&self.url(endpoint, model)?)
+            .map_err(|e| self.invalid_url().with_source(e))?;
         if cacheable {
             let _ = self.chat_url.set(url.clone());
         }
@@ -410,10 +408,13 @@ impl OpenAi {
         Err(err)
     }
 
+    fn invalid_url(&self) -> LlmError {
+        LlmError::bad_request(format!("invalid request URL for provider `{}`", self.name))
+    }
+
     fn transport_error(&self, e: reqwest::Error) -> LlmError {
         if e.is_builder() {
-            return LlmError::bad_request(format!("invalid request URL for provider `{}`", self.name))
-                .with_source(e.without_url());
+            return self.invalid_url().with_source(e.without_url());
         }
         let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Transport };
         let what = if e.is_connect() { "could not connect to" } else { "the request failed for" };
