@@ -13,6 +13,7 @@ use llm_core::{
 use tokio::time::Instant;
 
 use crate::endpoint::{Endpoint, azure_url, openai_url};
+use crate::transport::{Transport, TransportError, UpstreamBody};
 use crate::wire::{self, ModelList, WireOptions};
 use crate::{ApiKey, ConfigError, Quirk, VENDORS, Vendor, error_from_response};
 
@@ -58,10 +59,10 @@ pub struct OpenAi {
     drop_params: bool,
     timeout: Duration,
     headers: HeaderMap,
-    client: reqwest::Client,
+    client: Transport,
     /// The parsed chat URL, made on first use (OpenAI flavor only: Azure's names the model), so
     /// requests do not parse it again. Cleared when the base URL changes.
-    chat_url: std::sync::OnceLock<reqwest::Url>,
+    chat_url: std::sync::OnceLock<http::Uri>,
 }
 
 impl fmt::Debug for OpenAi {
@@ -77,18 +78,6 @@ impl fmt::Debug for OpenAi {
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
-}
-
-fn default_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .connect_timeout(Duration::from_secs(10))
-        // Idle upstream connections are kept for reuse, but not all of a burst's for long: 1,000
-        // streams left ~40 MB of idle connections behind for 90 s.
-        .pool_idle_timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(64)
-        .build()
-        .unwrap_or_default()
 }
 
 fn first_env(lookup: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option<String> {
@@ -143,7 +132,7 @@ impl OpenAi {
             drop_params: false,
             timeout: DEFAULT_TIMEOUT,
             headers: HeaderMap::new(),
-            client: default_client(),
+            client: Transport::default_with_env(&std_env),
             chat_url: std::sync::OnceLock::new(),
         }
     }
@@ -259,9 +248,12 @@ impl OpenAi {
         self
     }
 
-    /// Uses `client` (to share a connection pool or set proxies) instead of the default one.
+    /// Sends requests with `client` (to share a connection pool or set proxies, say) instead of
+    /// the default transport: hyper-util's pooled client with rustls, or reqwest when
+    /// `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set (the default transport follows no
+    /// redirects and knows no proxies).
     pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
-        self.client = client;
+        self.client = Transport::Reqwest(client);
         self
     }
 
@@ -309,13 +301,17 @@ impl OpenAi {
 
     /// The parsed URL for `endpoint` on `model`; the chat URL of the OpenAI flavor is parsed
     /// once per client.
-    fn request_url(&self, endpoint: Endpoint, model: &str) -> Result<reqwest::Url, LlmError> {
+    fn request_url(&self, endpoint: Endpoint, model: &str) -> Result<http::Uri, LlmError> {
         let cacheable = matches!((&self.flavor, endpoint), (Flavor::OpenAi, Endpoint::ChatCompletions));
         if cacheable && let Some(url) = self.chat_url.get() {
             return Ok(url.clone());
         }
-        let url = reqwest::Url::parse(&self.url(endpoint, model)?)
-            .map_err(|e| self.invalid_url().with_source(e))?;
+        let url: http::Uri =
+            self.url(endpoint, model)?.parse().map_err(|e| self.invalid_url().with_source(e))?;
+        let http_scheme = matches!(url.scheme_str(), Some("http" | "https"));
+        if !http_scheme || url.host().is_none_or(str::is_empty) {
+            return Err(self.invalid_url());
+        }
         if cacheable {
             let _ = self.chat_url.set(url.clone());
         }
@@ -376,20 +372,27 @@ impl OpenAi {
     async fn send(
         &self,
         method: http::Method,
-        url: reqwest::Url,
+        url: http::Uri,
         body: Option<Vec<u8>>,
         deadline: Instant,
-    ) -> Result<reqwest::Response, LlmError> {
+    ) -> Result<http::Response<UpstreamBody>, LlmError> {
         let auth = self.auth_header()?;
         tracing::debug!(provider = %self.name, %method, %url, "sending request upstream");
-        let mut request = self.client.request(method, url).headers(self.headers.clone());
+        let has_body = body.is_some();
+        let mut request = http::Request::new(body.map(bytes::Bytes::from).unwrap_or_default());
+        *request.method_mut() = method;
+        *request.uri_mut() = url;
+        let headers = request.headers_mut();
+        for (name, value) in &self.headers {
+            headers.append(name, value.clone());
+        }
         if let Some((name, value)) = auth {
-            request = request.header(name, value);
+            headers.insert(name, value);
         }
-        if let Some(body) = body {
-            request = request.header(http::header::CONTENT_TYPE, "application/json").body(body);
+        if has_body {
+            headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
-        let response = match tokio::time::timeout_at(deadline, request.send()).await {
+        let response = match tokio::time::timeout_at(deadline, self.client.send(request)).await {
             Err(_) => return Err(self.timeout_error("sending the request")),
             Ok(Err(e)) => return Err(self.transport_error(e)),
             Ok(Ok(r)) => r,
@@ -398,8 +401,9 @@ impl OpenAi {
         if status.is_success() {
             return Ok(response);
         }
-        let headers = response.headers().clone();
-        let body = match tokio::time::timeout_at(deadline, response.bytes()).await {
+        let (head, body) = response.into_parts();
+        let headers = head.headers;
+        let body = match tokio::time::timeout_at(deadline, body.bytes()).await {
             Ok(Ok(b)) => b,
             _ => Default::default(),
         };
@@ -412,21 +416,21 @@ impl OpenAi {
         LlmError::bad_request(format!("invalid request URL for provider `{}`", self.name))
     }
 
-    fn transport_error(&self, e: reqwest::Error) -> LlmError {
+    fn transport_error(&self, e: TransportError) -> LlmError {
         if e.is_builder() {
-            return self.invalid_url().with_source(e.without_url());
+            return self.invalid_url().with_source(e);
         }
         let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Transport };
         let what = if e.is_connect() { "could not connect to" } else { "the request failed for" };
-        LlmError::new(kind, format!("{what} `{}`", self.name)).with_source(e.without_url())
+        LlmError::new(kind, format!("{what} `{}`", self.name)).with_source(e)
     }
 
     async fn read_body(
         &self,
-        response: reqwest::Response,
+        response: http::Response<UpstreamBody>,
         deadline: Instant,
     ) -> Result<bytes::Bytes, LlmError> {
-        match tokio::time::timeout_at(deadline, response.bytes()).await {
+        match tokio::time::timeout_at(deadline, response.into_body().bytes()).await {
             Err(_) => Err(self.timeout_error("reading the answer")),
             Ok(Err(e)) => Err(self.transport_error(e)),
             Ok(Ok(b)) => Ok(b),
@@ -447,7 +451,7 @@ impl OpenAi {
         mut request: ChatRequest,
         stream: bool,
         deadline: Instant,
-    ) -> Result<reqwest::Response, LlmError> {
+    ) -> Result<http::Response<UpstreamBody>, LlmError> {
         request.stream = Some(stream);
         let opts = self.wire_options();
         let url =
@@ -462,7 +466,7 @@ pub(crate) fn redact(key: &ApiKey, err: LlmError) -> LlmError {
     err.redact_secret(key.expose())
 }
 
-fn is_json(response: &reqwest::Response) -> bool {
+fn is_json(response: &http::Response<UpstreamBody>) -> bool {
     response
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -497,7 +501,7 @@ impl Provider for OpenAi {
             let one = futures_util::stream::iter([Ok(wire::response_to_chunk(chunk))]);
             return Ok(Box::pin(one));
         }
-        let body = response.bytes_stream().boxed();
+        let body = http_body_util::BodyDataStream::new(response.into_body()).boxed();
         Ok(crate::stream::chunk_stream(
             body,
             self.timeout,

@@ -488,3 +488,45 @@ async fn a_new_base_url_replaces_the_parsed_one() {
     client.chat(hello("gpt-4o"), &ctx).await.unwrap();
     assert_eq!(first.request_count(), 3);
 }
+
+#[tokio::test]
+async fn a_caller_supplied_reqwest_client_carries_chat_streams_and_errors() {
+    let server = MockServer::start().await;
+    let client = OpenAi::new()
+        .with_api_key("sk-REQWEST")
+        .with_base_url(format!("{}/v1", server.url()))
+        .with_header(http::HeaderName::from_static("x-extra"), http::HeaderValue::from_static("1"))
+        .with_http_client(reqwest::Client::new());
+    server.push(answer());
+    assert_eq!(chat(&client, hello("gpt-4o")).await.unwrap().text().unwrap(), "ok");
+    let r = &server.requests()[0];
+    assert_eq!(
+        (r.path.as_str(), r.header("authorization")),
+        ("/v1/chat/completions", Some("Bearer sk-REQWEST"))
+    );
+    assert_eq!((r.header("content-type"), r.header("x-extra")), (Some("application/json"), Some("1")));
+
+    let chunk = |delta: serde_json::Value| {
+        json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": null}]})
+    };
+    server.push(MockResponse::sse_json(
+        &[chunk(json!({"role": "assistant"})), chunk(json!({"content": "hi"}))],
+        true,
+    ));
+    let stream = client.chat_stream(hello("gpt-4o").with_stream(true), &RequestContext::new()).await.unwrap();
+    assert_eq!(llm_core::collect_stream(stream).await.unwrap().text().unwrap(), "hi");
+
+    server.push(MockResponse::json(401, json!({"error": {"message": "bad key sk-REQWEST"}})));
+    let err = chat(&client, hello("gpt-4o")).await.unwrap_err();
+    assert_eq!(*err.kind(), ErrorKind::Authentication, "{err}");
+    assert!(!err.to_string().contains("sk-REQWEST"), "{err}");
+
+    let gone = {
+        let s = MockServer::start().await;
+        s.url()
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let err = chat(&client.with_base_url(gone), hello("gpt-4o")).await.unwrap_err();
+    assert_eq!(*err.kind(), ErrorKind::Transport, "{err}");
+}
