@@ -6,7 +6,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use llm_core::{CacheControl, LlmError, LlmRequest, LlmResponse, Operation, ResponseBody, ResponseMetadata};
+use llm_core::{
+    CacheControl, ChatResponse, EmbeddingResponse, LlmError, LlmRequest, LlmResponse, Operation,
+    ResponseBody, ResponseMetadata,
+};
 use tower::{Service, ServiceExt};
 
 use crate::flight::{ErrorSnapshot, Flights, LeaderGuard, Outcome, Role, wait};
@@ -109,8 +112,8 @@ impl Shared {
 
 fn cacheable_body(body: &ResponseBody) -> Option<CachedBody> {
     match body {
-        ResponseBody::Chat(r) => Some(CachedBody::Chat(r.clone())),
-        ResponseBody::Embedding(r) => Some(CachedBody::Embedding(r.clone())),
+        ResponseBody::Chat(r) => Some(CachedBody::Chat(ChatResponse::clone(r))),
+        ResponseBody::Embedding(r) => Some(CachedBody::Embedding(EmbeddingResponse::clone(r))),
         _ => None,
     }
 }
@@ -123,8 +126,8 @@ fn response_from(
 ) -> LlmResponse {
     let body = match body {
         CachedBody::Chat(r) if stream => ResponseBody::ChatStream(replay_stream(r, include_usage)),
-        CachedBody::Chat(r) => ResponseBody::Chat(r.clone()),
-        CachedBody::Embedding(r) => ResponseBody::Embedding(r.clone()),
+        CachedBody::Chat(r) => ResponseBody::Chat(Box::new(r.clone())),
+        CachedBody::Embedding(r) => ResponseBody::Embedding(Box::new(r.clone())),
     };
     metadata.cache_hit = true;
     LlmResponse { body, metadata }

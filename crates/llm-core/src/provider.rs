@@ -113,10 +113,14 @@ impl<P: Provider> Service<LlmRequest> for ProviderService<P> {
             let started = tokio::time::Instant::now();
             let result = match operation {
                 Operation::Chat(chat) if chat.is_stream() => {
-                    provider.chat_stream(chat, &context).await.map(ResponseBody::ChatStream)
+                    provider.chat_stream(*chat, &context).await.map(ResponseBody::ChatStream)
                 }
-                Operation::Chat(chat) => provider.chat(chat, &context).await.map(ResponseBody::Chat),
-                Operation::Embedding(e) => provider.embed(e, &context).await.map(ResponseBody::Embedding),
+                Operation::Chat(chat) => {
+                    provider.chat(*chat, &context).await.map(|r| ResponseBody::Chat(Box::new(r)))
+                }
+                Operation::Embedding(e) => {
+                    provider.embed(*e, &context).await.map(|r| ResponseBody::Embedding(Box::new(r)))
+                }
             };
             let body = result.map_err(|e| match e.provider() {
                 Some(_) => e,

@@ -332,6 +332,7 @@ struct Outcome {
 }
 
 /// A deployment's answer before the router wraps it.
+#[allow(clippy::large_enum_variant)] // a local of one call, never stored: boxing the head costs more
 enum Answer {
     Complete(LlmResponse),
     Stream { head: Option<llm_core::ChatChunk>, rest: ChatStream, metadata: ResponseMetadata },
