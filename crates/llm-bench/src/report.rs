@@ -63,10 +63,16 @@ pub fn markdown(r: &BenchResults) -> String {
     for p in r.fixed_rates.iter().chain(&r.max_throughput_steps) {
         rate_row(&mut out, p);
     }
+    for p in r.saturation_steps.iter().chain(std::iter::once(&r.spaced)) {
+        rate_row(&mut out, p);
+    }
     let _ = writeln!(
         out,
-        "\nMax throughput with p99 < 5 ms and no error: gateway (one core) **{} req/s**, direct-to-mock (harness ceiling) {} req/s.\n",
-        r.max_gateway_rate, r.max_direct_rate
+        "\nMax throughput with p99 < 5 ms and no error: gateway (one core) **{} req/s**, direct-to-mock (harness ceiling) {} req/s at a fixed rate; closed loop: gateway **{:.0} req/s**, direct {:.0} req/s.\n",
+        r.max_gateway_rate,
+        r.max_direct_rate,
+        r.max_gateway_closed_throughput,
+        r.max_direct_closed_throughput
     );
     out.push_str("| Stream scenario | streams ok direct / gateway | TTFT p50 / p99 added (µs) | chunk gap p99 direct / gateway (µs) | lost chunks direct / gateway | stalls direct / gateway | gateway CPU | gateway RSS |\n");
     out.push_str("|---|---|---|---|---|---|---|---|\n");

@@ -111,6 +111,23 @@ pub struct BenchResults {
     pub max_gateway_rate: u64,
     /// Scenario 3: same for direct-to-mock (the harness ceiling).
     pub max_direct_rate: u64,
+    /// Scenario 3, closed loop: the concurrency steps tried (each client sends its next request
+    /// as soon as its previous answer is in), which load the gateway's core without the
+    /// fixed-rate generator's own ceiling.
+    #[serde(default)]
+    pub saturation_steps: Vec<Pair>,
+    /// Scenario 3, closed loop: highest gateway throughput (req/s) at a step with p99 < 5 ms and
+    /// no error.
+    #[serde(default)]
+    pub max_gateway_closed_throughput: f64,
+    /// Scenario 3, closed loop: the same direct-to-mock.
+    #[serde(default)]
+    pub max_direct_closed_throughput: f64,
+    /// Requests spaced out (a low fixed rate, concurrency 1): the cost of a request on a cold
+    /// cache and an idle CPU, to compare with a stream's time to first token, which also comes
+    /// once per stream.
+    #[serde(default)]
+    pub spaced: Pair,
     /// Scenario 4: one stream at a time.
     pub single_stream: Pair,
     /// Scenario 4: paced concurrent streams.
@@ -233,6 +250,10 @@ fn spec(
         timeout: if stream { Duration::from_secs(30) } else { Duration::from_secs(5) },
     }
 }
+
+/// Rate of the spaced-requests scenario: about one request per single-stream duration (64
+/// chunks at [`FAST_INTERVAL`]), so its added latency compares with the stream's added TTFT.
+const SPACED_RATE: u64 = 15;
 
 /// Chunk interval of the fast mock (single-stream TTFT and gap measurement).
 const FAST_INTERVAL: Duration = Duration::from_millis(1);
@@ -380,6 +401,45 @@ pub async fn run(opts: &RunOptions) -> Result<BenchResults, RunError> {
             break;
         }
     }
+
+    eprintln!("==> scenario 3, closed loop: concurrency steps with p99 < 5 ms");
+    let concurrencies: &[usize] = if smoke { &[2] } else { &[1, 2, 4, 8, 16, 32] };
+    for &concurrency in concurrencies {
+        let p = pair(
+            &targets,
+            format!("closed loop, concurrency {concurrency}"),
+            Pacing::Closed { concurrency },
+            secs(3),
+            false,
+            false,
+        )
+        .await?;
+        let passes = |r: &LoadReport| r.errors == 0 && r.latency.p99 < 5_000;
+        if passes(&p.direct) {
+            results.max_direct_closed_throughput =
+                results.max_direct_closed_throughput.max(p.direct.throughput);
+        }
+        let gateway_ok = passes(&p.gateway);
+        if gateway_ok {
+            results.max_gateway_closed_throughput =
+                results.max_gateway_closed_throughput.max(p.gateway.throughput);
+        }
+        results.saturation_steps.push(p);
+        if !gateway_ok {
+            break;
+        }
+    }
+
+    eprintln!("==> spaced requests: {SPACED_RATE}/s");
+    results.spaced = pair(
+        &targets,
+        format!("spaced, {SPACED_RATE} req/s"),
+        Pacing::FixedRate { rate: SPACED_RATE },
+        secs(5),
+        false,
+        false,
+    )
+    .await?;
 
     eprintln!("==> scenario 4: streaming");
     results.single_stream =

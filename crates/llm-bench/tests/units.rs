@@ -113,3 +113,24 @@ fn chart_is_written_as_svg() {
     let _ = std::fs::remove_file(&path);
     assert!(svg.starts_with("<svg") && svg.contains("concurrency 1"), "{}", &svg[..svg.len().min(200)]);
 }
+
+#[test]
+fn markdown_reports_closed_loop_saturation_and_spaced_requests() {
+    let mut results = sample_results();
+    let step = |label: &str| Pair { label: label.into(), ..results.concurrency1.clone() };
+    results.saturation_steps = vec![step("closed loop, concurrency 8")];
+    results.spaced = step("spaced, 15 req/s");
+    results.max_gateway_closed_throughput = 20_412.4;
+    results.max_direct_closed_throughput = 52_001.0;
+    let md = report::markdown(&results);
+    assert!(md.contains("| closed loop, concurrency 8 | 1000 |"), "{md}");
+    assert!(md.contains("| spaced, 15 req/s | 1000 |"), "{md}");
+    assert!(md.contains("closed loop: gateway **20412 req/s**, direct 52001 req/s"), "{md}");
+    // Results written before the closed-loop steps existed still load.
+    let mut json = serde_json::to_value(sample_results()).unwrap();
+    let fields =
+        ["saturation_steps", "max_gateway_closed_throughput", "max_direct_closed_throughput", "spaced"];
+    json.as_object_mut().unwrap().retain(|k, _| !fields.contains(&k.as_str()));
+    let old: BenchResults = serde_json::from_value(json).unwrap();
+    assert!(old.saturation_steps.is_empty());
+}
