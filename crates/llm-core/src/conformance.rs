@@ -10,7 +10,9 @@
 //! - error statuses mapped to the right [`ErrorKind`] (with `retry-after` on 429), a
 //!   context-window error recognised from the body, and bad JSON as [`ErrorKind::Decode`];
 //! - a stream cut off mid-way (connection reset), or ending cleanly before the upstream's end
-//!   marker, surfacing as an error item, not a silent end.
+//!   marker, surfacing as an error item, not a silent end;
+//! - the connections of a burst of concurrent requests kept for the next burst, not closed and
+//!   opened again (each reopened upstream connection costs a TCP and a TLS handshake).
 //!
 //! ```no_run
 //! use llm_core::conformance::{Fixture, ToolCallScript};
@@ -335,6 +337,38 @@ async fn assert_stream_ends_in_error(
     );
 }
 
+/// The connections a burst of concurrent requests opened serve the next burst: an adapter whose
+/// pool keeps too few idle connections closes the surplus and opens them again.
+pub async fn burst_connections_are_reused(fixture: &dyn Fixture) {
+    const BURST: usize = 100;
+    let server = MockServer::start().await;
+    // Slow enough that the whole burst is in flight at once, one connection per request.
+    let answer = fixture.text_response("Hello", &usage()).with_delay(Duration::from_millis(300));
+    server.set_default(answer);
+    let svc = fixture.service(&server.url());
+    for round in ["first", "second"] {
+        let calls = (0..BURST).map(|_| {
+            let svc = svc.clone();
+            async move {
+                tokio::time::timeout(Duration::from_secs(10), svc.oneshot(request(fixture, false))).await
+            }
+        });
+        for result in futures_util::future::join_all(calls).await {
+            let answer = result.unwrap_or_else(|_| panic!("conformance (burst): no answer within 10 s"));
+            answer.unwrap_or_else(|e| panic!("conformance (burst, {round}): {e}"));
+        }
+        // Let the last connections go back to the pool.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Never more than BURST requests were in flight; a pool that closed some of the first burst's
+    // connections needs new ones for the second.
+    let opened = server.connection_count();
+    assert!(
+        opened <= BURST,
+        "conformance (burst): two bursts of {BURST} requests opened {opened} connections; the pool must keep a burst's connections"
+    );
+}
+
 /// Runs every check; panics with a message naming the first that fails.
 pub async fn run(fixture: &dyn Fixture) {
     non_streamed_text(fixture).await;
@@ -345,4 +379,5 @@ pub async fn run(fixture: &dyn Fixture) {
     malformed_body(fixture).await;
     cut_stream(fixture).await;
     stream_without_end_marker(fixture).await;
+    burst_connections_are_reused(fixture).await;
 }

@@ -59,7 +59,7 @@ pub use message::{
     InputAudioPart, MessageContent, RefusalPart, Role, TextPart, ToolCall, parse_base64_data_url,
 };
 pub use model_id::{ModelId, ModelIdError};
-pub use provider::{Provider, ProviderService};
+pub use provider::{POOL_IDLE_TIMEOUT, POOL_MAX_IDLE_PER_HOST, Provider, ProviderService};
 pub use response::{ChatResponse, Choice, FinishReason};
 pub use service::{
     Attempt, BoxLlmService, ChatStream, LlmRequest, LlmResponse, Operation, ResponseBody, ResponseMetadata,

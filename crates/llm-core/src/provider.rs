@@ -133,3 +133,13 @@ impl<P: Provider> Service<LlmRequest> for ProviderService<P> {
         })
     }
 }
+
+/// Idle connections an adapter's HTTP client keeps per upstream host. Each request in flight
+/// holds a connection (HTTP/1.1); one the pool cannot keep when its request ends is closed, and
+/// the next burst opens it again, with a TCP and a TLS handshake. The conformance suite checks it
+/// ([`burst_connections_are_reused`](crate::conformance::burst_connections_are_reused)).
+pub const POOL_MAX_IDLE_PER_HOST: usize = 512;
+
+/// How long an adapter's HTTP client keeps an idle upstream connection: long enough to reuse it
+/// between requests, short enough that a burst's connections do not linger for minutes.
+pub const POOL_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

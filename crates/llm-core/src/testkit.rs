@@ -162,6 +162,7 @@ struct State {
     script: VecDeque<MockResponse>,
     default: Option<MockResponse>,
     requests: Vec<RecordedRequest>,
+    connections: usize,
 }
 
 /// The mock upstream. Stops (and drops every connection) when dropped.
@@ -188,6 +189,7 @@ impl MockServer {
                     accepted = listener.accept() => {
                         let Ok((stream, _)) = accepted else { continue };
                         let _ = stream.set_nodelay(true);
+                        accept_state.lock().unwrap_or_else(|e| e.into_inner()).connections += 1;
                         let state = Arc::clone(&accept_state);
                         let mut stop = rx.clone();
                         tokio::spawn(async move {
@@ -231,6 +233,11 @@ impl MockServer {
     /// How many requests were received.
     pub fn request_count(&self) -> usize {
         self.lock().requests.len()
+    }
+
+    /// How many connections were accepted (requests on a kept-alive connection share one).
+    pub fn connection_count(&self) -> usize {
+        self.lock().connections
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

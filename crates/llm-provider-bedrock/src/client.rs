@@ -84,8 +84,8 @@ impl Bedrock {
         })?;
         let client = reqwest::Client::builder()
             .tcp_nodelay(true)
-            .pool_idle_timeout(std::time::Duration::from_secs(30))
-            .pool_max_idle_per_host(64)
+            .pool_idle_timeout(llm_core::POOL_IDLE_TIMEOUT)
+            .pool_max_idle_per_host(llm_core::POOL_MAX_IDLE_PER_HOST)
             .build()
             .map_err(|e| LlmError::internal("could not build the HTTP client").with_source(e))?;
         Ok(Self {

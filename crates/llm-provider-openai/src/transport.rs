@@ -21,15 +21,6 @@ use hyper_util::rt::TokioExecutor;
 
 /// How long a new connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long an idle upstream connection is kept: long enough for reuse, short enough that a
-/// burst's connections (1,000 streams left ~40 MB behind for 90 s) do not linger.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Idle connections kept per upstream host. Every request in flight holds a connection (HTTP/1.1);
-/// one the pool cannot keep when its request ends is closed, and the next burst opens it again
-/// (a TCP, and upstream a TLS, handshake each). 64 closed most of a 200-request burst's; 512
-/// idle connections cost a few MB until the idle timeout drops them.
-const POOL_MAX_IDLE_PER_HOST: usize = 512;
-
 /// The proxy variables reqwest honours (either case); any of them set keeps reqwest.
 const PROXY_VARS: &[&str] =
     &["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
@@ -105,8 +96,8 @@ fn hyper_client() -> Option<HyperClient> {
     let connector = https.https_or_http().enable_all_versions().wrap_connector(http);
     Some(
         Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
+            .pool_idle_timeout(llm_core::POOL_IDLE_TIMEOUT)
+            .pool_max_idle_per_host(llm_core::POOL_MAX_IDLE_PER_HOST)
             .build(connector),
     )
 }
@@ -115,8 +106,8 @@ fn reqwest_client() -> reqwest::Client {
     reqwest::Client::builder()
         .tcp_nodelay(true)
         .connect_timeout(CONNECT_TIMEOUT)
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
+        .pool_idle_timeout(llm_core::POOL_IDLE_TIMEOUT)
+        .pool_max_idle_per_host(llm_core::POOL_MAX_IDLE_PER_HOST)
         .build()
         .unwrap_or_default()
 }

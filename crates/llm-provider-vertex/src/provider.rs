@@ -99,8 +99,8 @@ impl Vertex {
             default_max_tokens: None,
             client: reqwest::Client::builder()
                 .tcp_nodelay(true)
-                .pool_idle_timeout(std::time::Duration::from_secs(30))
-                .pool_max_idle_per_host(64)
+                .pool_idle_timeout(llm_core::POOL_IDLE_TIMEOUT)
+                .pool_max_idle_per_host(llm_core::POOL_MAX_IDLE_PER_HOST)
                 .build()
                 .unwrap_or_default(),
         }
