@@ -358,13 +358,14 @@ pub async fn burst_connections_are_reused(fixture: &dyn Fixture) {
             answer.unwrap_or_else(|e| panic!("conformance (burst, {round}): {e}"));
         }
         // Let the last connections go back to the pool.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Never more than BURST requests were in flight; a pool that closed some of the first burst's
-    // connections needs new ones for the second.
+    // connections needs new ones for the second (a pool of 64 opens 136). A tenth more is allowed
+    // for connections a loaded machine has not yet handed back to the pool.
     let opened = server.connection_count();
     assert!(
-        opened <= BURST,
+        opened <= BURST + BURST / 10,
         "conformance (burst): two bursts of {BURST} requests opened {opened} connections; the pool must keep a burst's connections"
     );
 }
