@@ -193,17 +193,16 @@ impl TransportError {
         }
     }
 
-    /// Whether a transport-level timeout (opening a connection) fired.
+    /// Whether a transport-level timeout fired: hyper-util's connect timeout (an I/O `TimedOut`
+    /// in the error's causes), or any of reqwest's.
     pub(crate) fn is_timeout(&self) -> bool {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        if let Self::Reqwest(e) = self {
+            // `transparent` hands out the reqwest error's causes, not the error itself.
+            return e.is_timeout();
+        }
+        let mut source = std::error::Error::source(self);
         while let Some(e) = source {
-            if let Some(io) = e.downcast_ref::<std::io::Error>()
-                && io.kind() == std::io::ErrorKind::TimedOut
-            {
-                return true;
-            }
-            if let Some(r) = e.downcast_ref::<reqwest::Error>()
-                && r.is_timeout()
+            if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
             {
                 return true;
             }
@@ -321,5 +320,20 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         burst().await;
         assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), BURST);
+    }
+
+    #[tokio::test]
+    async fn a_reqwest_timeout_is_a_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let _silent = tokio::spawn(async move {
+            let (_socket, _) = listener.accept().await.unwrap();
+            std::future::pending::<()>().await
+        });
+        let client = reqwest::Client::builder().timeout(Duration::from_millis(50)).build().unwrap();
+        let request = http::Request::get(format!("http://127.0.0.1:{port}/")).body(Bytes::new()).unwrap();
+        let err = Transport::Reqwest(client).send(request).await.unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        assert!(!err.is_connect(), "{err}");
     }
 }
