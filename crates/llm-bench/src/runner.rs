@@ -251,6 +251,11 @@ fn spec(
     }
 }
 
+/// Whether a throughput step counts: no error and p99 under 5 ms (scenario 3's bound).
+fn within_bound(r: &LoadReport) -> bool {
+    r.errors == 0 && r.latency.p99 < 5_000
+}
+
 /// Rate of the spaced-requests scenario: about one request per single-stream duration (64
 /// chunks at [`FAST_INTERVAL`]), so its added latency compares with the stream's added TTFT.
 const SPACED_RATE: u64 = 15;
@@ -383,9 +388,7 @@ pub async fn run(opts: &RunOptions) -> Result<BenchResults, RunError> {
 
     eprintln!("==> scenario 3: max throughput with p99 < 5 ms");
     let steps: Vec<u64> = if smoke { vec![300] } else { (1..=15).map(|i| i * 2_000).collect() };
-    let passes = |r: &LoadReport, rate: u64| {
-        r.errors == 0 && r.latency.p99 < 5_000 && r.throughput >= rate as f64 * 0.95
-    };
+    let passes = |r: &LoadReport, rate: u64| within_bound(r) && r.throughput >= rate as f64 * 0.95;
     for rate in steps {
         let p = pair(&targets, format!("step {rate}/s"), Pacing::FixedRate { rate }, secs(3), false, false)
             .await?;
@@ -414,12 +417,11 @@ pub async fn run(opts: &RunOptions) -> Result<BenchResults, RunError> {
             false,
         )
         .await?;
-        let passes = |r: &LoadReport| r.errors == 0 && r.latency.p99 < 5_000;
-        if passes(&p.direct) {
+        if within_bound(&p.direct) {
             results.max_direct_closed_throughput =
                 results.max_direct_closed_throughput.max(p.direct.throughput);
         }
-        let gateway_ok = passes(&p.gateway);
+        let gateway_ok = within_bound(&p.gateway);
         if gateway_ok {
             results.max_gateway_closed_throughput =
                 results.max_gateway_closed_throughput.max(p.gateway.throughput);
