@@ -8,7 +8,8 @@
 //! - the tower contract: [`LlmRequest`] → [`LlmResponse`] or [`LlmError`], [`BoxLlmService`];
 //! - the [`Provider`] trait for third-party crates and its [`ProviderService`] adapter;
 //! - an incremental server-sent-events decoder and encoder ([`sse`]);
-//! - [`StreamAccumulator`] to rebuild a response from chunks.
+//! - [`StreamAccumulator`] to rebuild a response from chunks;
+//! - with the `transport` feature, the HTTP client provider crates share ([`transport`]).
 //!
 //! # Features
 //!
@@ -16,6 +17,7 @@
 //! |---|---|
 //! | `testkit` | [`testkit::MockServer`], a programmable HTTP upstream on 127.0.0.1 for tests |
 //! | `conformance` | [`conformance`], the suite every provider adapter runs (implies `testkit`) |
+//! | `transport` | [`transport::Transport`], the HTTP client provider crates send requests with: hyper-util's pooled client with rustls, or reqwest behind a proxy or when the caller hands one in |
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
@@ -38,6 +40,8 @@ mod usage;
 pub mod conformance;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+#[cfg(feature = "transport")]
+pub mod transport;
 
 pub use accumulate::{StreamAccumulator, collect_stream};
 pub use chat::{

@@ -16,6 +16,11 @@ pub enum ConfigError {
     /// No API key was given and `ANTHROPIC_API_KEY` is unset or empty.
     #[error("no Anthropic API key: set ANTHROPIC_API_KEY or call Anthropic::new(key)")]
     MissingApiKey,
+    /// The base URL (from `ANTHROPIC_API_BASE`, `ANTHROPIC_BASE_URL` or
+    /// [`with_base_url`](crate::Anthropic::with_base_url)) is not an absolute `http://` or
+    /// `https://` URL with a host. The URL is not repeated: it may hold credentials.
+    #[error("invalid Anthropic base URL: it must be an absolute http:// or https:// URL with a host")]
+    InvalidBaseUrl,
 }
 
 #[derive(Deserialize)]

@@ -1,12 +1,20 @@
-//! The HTTP shell: [`Anthropic`], a thin reqwest client implementing [`Provider`].
+//! The HTTP shell: [`Anthropic`], a thin client over [`llm_core::transport`] implementing
+//! [`Provider`].
 
 use std::fmt;
+use std::future::Future;
+use std::sync::OnceLock;
 
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use http::{HeaderMap, HeaderValue};
+use llm_core::transport::{Transport, TransportError, UpstreamBody};
 use llm_core::{
     BoxLlmService, ChatRequest, ChatResponse, ChatStream, ErrorKind, LlmError, Provider, ProviderService,
     RequestContext, retry_after_from_headers,
 };
+use tokio::time::Instant;
 
 use crate::error::{ConfigError, error_from_response};
 use crate::request::{MessagesRequest, TranslateOptions, to_messages_request};
@@ -19,7 +27,13 @@ const NAME: &str = "anthropic";
 /// An Anthropic Messages API client.
 ///
 /// Settings made in code win over the environment. The API key never appears in `Debug` output,
-/// logs or errors.
+/// logs or errors. Clones share one connection pool.
+///
+/// Requests go out on [`llm_core::transport`]: hyper-util's pooled client with rustls, or
+/// reqwest when `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set or
+/// [`with_http_client`](Self::with_http_client) hands one in. The client sets no time limit of
+/// its own; a request context's deadline bounds the whole call: connecting, the answer's head and
+/// its whole body (for a stream, every event up to the last).
 ///
 /// ```
 /// use llm_provider_anthropic::Anthropic;
@@ -40,7 +54,10 @@ pub struct Anthropic {
     betas: Vec<String>,
     drop_params: bool,
     default_max_tokens: Option<u32>,
-    client: reqwest::Client,
+    transport: Transport,
+    /// The parsed Messages URL, made on first use so requests do not parse it again; cleared
+    /// when the base URL changes.
+    messages_uri: OnceLock<http::Uri>,
 }
 
 impl fmt::Debug for Anthropic {
@@ -52,6 +69,7 @@ impl fmt::Debug for Anthropic {
             .field("betas", &self.betas)
             .field("drop_params", &self.drop_params)
             .field("default_max_tokens", &self.default_max_tokens)
+            .field("transport", &self.transport)
             .finish_non_exhaustive()
     }
 }
@@ -62,26 +80,28 @@ impl Anthropic {
     /// The `anthropic-version` header sent by default.
     pub const API_VERSION: &'static str = "2023-06-01";
 
-    /// A client with `api_key` and the default base URL.
+    /// A client with `api_key` and the default base URL (the process environment only chooses
+    /// the transport: a proxy variable keeps reqwest).
     pub fn new(api_key: impl Into<String>) -> Self {
+        Self::with_transport(api_key.into(), Transport::from_env())
+    }
+
+    fn with_transport(api_key: String, transport: Transport) -> Self {
         Self {
-            api_key: api_key.into(),
+            api_key,
             base_url: Self::DEFAULT_BASE_URL.to_owned(),
             api_version: Self::API_VERSION.to_owned(),
             betas: Vec::new(),
             drop_params: false,
             default_max_tokens: None,
-            client: reqwest::Client::builder()
-                .tcp_nodelay(true)
-                .pool_idle_timeout(llm_core::POOL_IDLE_TIMEOUT)
-                .pool_max_idle_per_host(llm_core::POOL_MAX_IDLE_PER_HOST)
-                .build()
-                .unwrap_or_default(),
+            transport,
+            messages_uri: OnceLock::new(),
         }
     }
 
     /// A client from the environment: `ANTHROPIC_API_KEY` (required), and the base URL from
-    /// `ANTHROPIC_API_BASE` or `ANTHROPIC_BASE_URL` when set.
+    /// `ANTHROPIC_API_BASE` or `ANTHROPIC_BASE_URL` when set (an unusable one is
+    /// [`ConfigError::InvalidBaseUrl`]).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -89,10 +109,11 @@ impl Anthropic {
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let key =
             lookup("ANTHROPIC_API_KEY").filter(|k| !k.trim().is_empty()).ok_or(ConfigError::MissingApiKey)?;
-        let mut client = Self::new(key.trim());
+        let mut client = Self::with_transport(key.trim().to_owned(), Transport::default_with_env(&lookup));
         let base = lookup("ANTHROPIC_API_BASE").or_else(|| lookup("ANTHROPIC_BASE_URL"));
         if let Some(base) = base.filter(|b| !b.trim().is_empty()) {
             client = client.with_base_url(base.trim());
+            client.messages_uri()?;
         }
         Ok(client)
     }
@@ -103,9 +124,12 @@ impl Anthropic {
         self
     }
 
-    /// Sets the base URL: `https://host`, `https://host/v1` or the full `…/v1/messages`.
+    /// Sets the base URL: `https://host`, `https://host/v1` or the full `…/v1/messages`. A URL
+    /// that is not absolute `http://` or `https://` with a host makes every request fail with
+    /// [`ErrorKind::BadRequest`] caused by [`ConfigError::InvalidBaseUrl`].
     pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = base_url.into().trim_end_matches('/').to_owned();
+        self.messages_uri = OnceLock::new();
         self
     }
 
@@ -138,9 +162,12 @@ impl Anthropic {
         self
     }
 
-    /// Uses `client` for HTTP (e.g. with a proxy or custom timeouts).
+    /// Sends requests with `client` (to share a connection pool, or for a proxy or timeouts of
+    /// its own) instead of the default transport: hyper-util's pooled client with rustls, or
+    /// reqwest when `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set (the default transport
+    /// follows no redirects and knows no proxies).
     pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
-        self.client = client;
+        self.transport = Transport::reqwest(client);
         self
     }
 
@@ -159,6 +186,20 @@ impl Anthropic {
         } else {
             format!("{base}/v1/messages")
         }
+    }
+
+    /// The parsed Messages URL, parsed once per client.
+    fn messages_uri(&self) -> Result<http::Uri, ConfigError> {
+        if let Some(uri) = self.messages_uri.get() {
+            return Ok(uri.clone());
+        }
+        let uri: http::Uri = self.messages_url().parse().map_err(|_| ConfigError::InvalidBaseUrl)?;
+        let http_scheme = matches!(uri.scheme_str(), Some("http" | "https"));
+        if !http_scheme || uri.host().is_none_or(str::is_empty) {
+            return Err(ConfigError::InvalidBaseUrl);
+        }
+        let _ = self.messages_uri.set(uri.clone());
+        Ok(uri)
     }
 
     /// The type-erased tower service over this client.
@@ -202,37 +243,102 @@ impl Anthropic {
         Ok(headers)
     }
 
+    /// Sends `request` and returns a successful answer's head, its body unread; an error status
+    /// is read whole and mapped. Everything happens before `deadline`.
     async fn send(
         &self,
         request: MessagesRequest,
-        context: &RequestContext,
+        deadline: Option<Instant>,
         stream: bool,
-    ) -> Result<reqwest::Response, LlmError> {
+    ) -> Result<http::Response<UpstreamBody>, LlmError> {
         let headers = self.headers(&request.betas, stream)?;
         let body = serde_json::to_vec(&request.body)
             .map_err(|e| LlmError::internal("could not serialize the request").with_source(e))?;
-        let mut builder = self.client.post(self.messages_url()).headers(headers).body(body);
-        if let Some(remaining) = context.remaining() {
-            if remaining.is_zero() {
-                return Err(LlmError::new(ErrorKind::Timeout, "the request deadline passed before sending"));
-            }
-            builder = builder.timeout(remaining);
+        let uri = self.messages_uri().map_err(invalid_base_url)?;
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            return Err(LlmError::new(ErrorKind::Timeout, "the request deadline passed before sending"));
         }
-        let response = builder.send().await.map_err(transport_error)?;
+        let mut http_request = http::Request::new(Bytes::from(body));
+        *http_request.method_mut() = http::Method::POST;
+        *http_request.uri_mut() = uri;
+        *http_request.headers_mut() = headers;
+        let response = match within(deadline, self.transport.send(http_request)).await {
+            Err(_) => return Err(timeout_error("waiting for the answer")),
+            Ok(Err(e)) => return Err(transport_error(e)),
+            Ok(Ok(response)) => response,
+        };
         let status = response.status();
         if status.is_success() {
             return Ok(response);
         }
         let retry_after = retry_after_from_headers(response.headers());
-        let body = response.bytes().await.map_err(transport_error)?;
+        let body = read_body(response.into_body(), deadline).await?;
         Err(error_from_response(status.as_u16(), retry_after, &body))
+    }
+
+    /// `err` as this provider's: the key redacted (in case an upstream echoes it) and the
+    /// provider named.
+    fn finish(&self, err: LlmError) -> LlmError {
+        err.redact_secret(&self.api_key).with_provider(NAME)
     }
 }
 
-fn transport_error(e: reqwest::Error) -> LlmError {
+/// `future`'s output, or `Err` once `deadline` passes first.
+async fn within<F: Future>(
+    deadline: Option<Instant>,
+    future: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await,
+        None => Ok(future.await),
+    }
+}
+
+/// The whole body, read before `deadline`.
+async fn read_body(body: UpstreamBody, deadline: Option<Instant>) -> Result<Bytes, LlmError> {
+    match within(deadline, body.bytes()).await {
+        Err(_) => Err(timeout_error("reading the answer")),
+        Ok(Err(e)) => Err(transport_error(e)),
+        Ok(Ok(bytes)) => Ok(bytes),
+    }
+}
+
+/// The body's bytes as they arrive; the item after a failure or the passed `deadline` is the
+/// last, an [`LlmError`] (`Transport` or `Timeout`) that [`chunk_stream`] passes on as it is.
+fn body_stream(body: UpstreamBody, deadline: Option<Instant>) -> BoxStream<'static, Result<Bytes, LlmError>> {
+    let data = http_body_util::BodyDataStream::new(body);
+    let Some(deadline) = deadline else {
+        return data.map(|item| item.map_err(transport_error)).boxed();
+    };
+    futures_util::stream::unfold(Some(data), move |data| async move {
+        let mut data = data?;
+        match tokio::time::timeout_at(deadline, data.next()).await {
+            Err(_) => Some((Err(timeout_error("reading the stream")), None)),
+            Ok(None) => None,
+            Ok(Some(Err(e))) => Some((Err(transport_error(e)), None)),
+            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(data))),
+        }
+    })
+    .boxed()
+}
+
+fn timeout_error(what: &str) -> LlmError {
+    LlmError::new(ErrorKind::Timeout, format!("the request deadline passed while {what} from Anthropic"))
+}
+
+fn invalid_base_url(e: ConfigError) -> LlmError {
+    LlmError::bad_request(e.to_string()).with_code("invalid_base_url").with_source(e)
+}
+
+fn transport_error(e: TransportError) -> LlmError {
+    if e.is_builder() {
+        return invalid_base_url(ConfigError::InvalidBaseUrl);
+    }
     let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Transport };
-    // reqwest's message names the URL, never the headers: no key can leak here.
-    LlmError::new(kind, format!("request to Anthropic failed: {e}")).with_source(e)
+    let what =
+        if e.is_connect() { "could not connect to Anthropic" } else { "the request to Anthropic failed" };
+    // The transport's errors name no URL and no header: no key can leak here.
+    LlmError::new(kind, format!("{what}: {e}")).with_source(e)
 }
 
 #[async_trait::async_trait]
@@ -243,8 +349,9 @@ impl Provider for Anthropic {
 
     async fn chat(&self, request: ChatRequest, context: &RequestContext) -> Result<ChatResponse, LlmError> {
         let translated = self.translate(&request, false).map_err(|e| e.with_provider(NAME))?;
-        let response = self.send(translated, context, false).await.map_err(|e| e.with_provider(NAME))?;
-        let body = response.bytes().await.map_err(|e| transport_error(e).with_provider(NAME))?;
+        let deadline = context.deadline;
+        let response = self.send(translated, deadline, false).await.map_err(|e| self.finish(e))?;
+        let body = read_body(response.into_body(), deadline).await.map_err(|e| self.finish(e))?;
         from_messages_response(&body).map_err(|e| e.with_provider(NAME))
     }
 
@@ -254,8 +361,9 @@ impl Provider for Anthropic {
         context: &RequestContext,
     ) -> Result<ChatStream, LlmError> {
         let translated = self.translate(&request, true).map_err(|e| e.with_provider(NAME))?;
-        let response = self.send(translated, context, true).await.map_err(|e| e.with_provider(NAME))?;
-        Ok(chunk_stream(Box::pin(response.bytes_stream())))
+        let deadline = context.deadline;
+        let response = self.send(translated, deadline, true).await.map_err(|e| self.finish(e))?;
+        Ok(chunk_stream(body_stream(response.into_body(), deadline)))
     }
 }
 
@@ -276,6 +384,53 @@ mod tests {
         assert_eq!(Anthropic::from_lookup(|_| None).unwrap_err(), ConfigError::MissingApiKey);
         let blank = |name: &str| (name == "ANTHROPIC_API_KEY").then(|| "  ".to_owned());
         assert_eq!(Anthropic::from_lookup(blank).unwrap_err(), ConfigError::MissingApiKey);
+    }
+
+    #[test]
+    fn a_proxy_in_the_environment_keeps_reqwest() {
+        let direct = |name: &str| (name == "ANTHROPIC_API_KEY").then(|| "sk-ant-env".to_owned());
+        assert!(!Anthropic::from_lookup(direct).unwrap().transport.is_reqwest());
+        for proxy in ["HTTPS_PROXY", "http_proxy", "ALL_PROXY"] {
+            let env = |name: &str| match name {
+                "ANTHROPIC_API_KEY" => Some("sk-ant-env".to_owned()),
+                n if n == proxy => Some("http://proxy.internal:3128".to_owned()),
+                _ => None,
+            };
+            assert!(Anthropic::from_lookup(env).unwrap().transport.is_reqwest(), "{proxy}");
+        }
+        let own = Anthropic::new("k").with_http_client(reqwest::Client::new());
+        assert!(own.transport.is_reqwest());
+    }
+
+    #[test]
+    fn the_messages_url_is_parsed_once_and_again_after_a_new_base() {
+        let c = Anthropic::new("k").with_base_url("http://127.0.0.1:9/v1");
+        assert_eq!(c.messages_uri().unwrap(), "http://127.0.0.1:9/v1/messages");
+        assert!(c.messages_uri.get().is_some());
+        let c = c.with_base_url("https://h.example");
+        assert!(c.messages_uri.get().is_none());
+        assert_eq!(c.messages_uri().unwrap(), "https://h.example/v1/messages");
+    }
+
+    #[tokio::test]
+    async fn an_invalid_base_url_is_a_typed_error_before_any_request() {
+        for base in ["not a url", "ftp://h.example", "/v1", "http://", "https://user:sk-ant-SECRET@ho st"] {
+            let c = Anthropic::new("sk-ant-SECRET").with_base_url(base);
+            assert_eq!(c.messages_uri(), Err(ConfigError::InvalidBaseUrl), "{base}");
+            let request = ChatRequest::new("claude-sonnet-4-5", vec![llm_core::ChatMessage::user("Hi")]);
+            let err = c.chat(request, &RequestContext::new()).await.unwrap_err();
+            assert_eq!(*err.kind(), ErrorKind::BadRequest, "{base}");
+            assert_eq!(err.code(), Some("invalid_base_url"));
+            let source = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<ConfigError>());
+            assert_eq!(source, Some(&ConfigError::InvalidBaseUrl));
+            assert!(!format!("{err} {err:?}").contains("SECRET"), "{err:?}");
+        }
+        let env = |name: &str| match name {
+            "ANTHROPIC_API_KEY" => Some("k".to_owned()),
+            "ANTHROPIC_BASE_URL" => Some("api.anthropic.com".to_owned()),
+            _ => None,
+        };
+        assert_eq!(Anthropic::from_lookup(env).unwrap_err(), ConfigError::InvalidBaseUrl);
     }
 
     #[test]

@@ -380,7 +380,9 @@ struct State<S> {
 ///
 /// Chunks are forwarded as their events arrive. A body error, an `error` event, a malformed
 /// event or an end before `message_stop` ends the stream with an error item; it never ends
-/// silently.
+/// silently. A body error is a [`ErrorKind::Transport`] error, unless the body stream yields an
+/// [`LlmError`] itself: that one is passed on as it is (the HTTP shell reports a passed deadline
+/// this way, as [`ErrorKind::Timeout`]).
 pub fn chunk_stream<S, B, E>(body: S) -> ChatStream
 where
     S: Stream<Item = Result<B, E>> + Unpin + Send + 'static,
@@ -415,9 +417,7 @@ where
                         Err(e) => Some(e),
                     }
                 }
-                Some(Err(SseStreamError::Body(e))) => Some(
-                    LlmError::new(ErrorKind::Transport, "reading the Anthropic stream failed").with_source(e),
-                ),
+                Some(Err(SseStreamError::Body(e))) => Some(body_error(e.into())),
                 Some(Err(SseStreamError::Decode(e))) => {
                     Some(LlmError::decode("the Anthropic stream is not a valid event stream", e))
                 }
@@ -434,4 +434,12 @@ where
             }
         }
     }))
+}
+
+/// A body error as the stream's last item.
+fn body_error(e: BoxError) -> LlmError {
+    match e.downcast::<LlmError>() {
+        Ok(err) => *err,
+        Err(e) => LlmError::new(ErrorKind::Transport, "reading the Anthropic stream failed").with_source(e),
+    }
 }

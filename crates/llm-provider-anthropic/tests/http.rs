@@ -273,3 +273,74 @@ async fn translation_errors_never_reach_the_network() {
     assert_eq!(res.text().as_deref(), Some("ok"));
     assert!(server.requests()[0].json().get("seed").is_none());
 }
+
+/// A 200 whose head arrives at once and whose body stops after its first bytes for 30 s.
+fn stalling_after_the_head(first: &'static str) -> MockResponse {
+    MockResponse::sse(vec![
+        (Duration::ZERO, bytes::Bytes::from_static(first.as_bytes())),
+        (Duration::from_secs(30), bytes::Bytes::from_static(b"\n\n")),
+    ])
+}
+
+#[tokio::test]
+async fn the_deadline_covers_the_head_and_the_whole_body_on_both_transports() {
+    let default = |server: &MockServer| client(server);
+    let reqwest = |server: &MockServer| client(server).with_http_client(reqwest::Client::new());
+    for make in [&default as &dyn Fn(&MockServer) -> Anthropic, &reqwest] {
+        let server = MockServer::start().await;
+        let c = make(&server);
+        // No head in time.
+        server.push(MockResponse::hang());
+        server.push(
+            MockResponse::json(200, message(json!([{"type": "text", "text": "late"}]), "end_turn"))
+                .with_delay(Duration::from_secs(30)),
+        );
+        // The head in time, the body not.
+        server.push(stalling_after_the_head("{\"id\": \"msg_1\", \"type\": \"message\","));
+        for _ in 0..3 {
+            let ctx = RequestContext::new().with_timeout(Duration::from_millis(300));
+            let started = std::time::Instant::now();
+            let err = c.chat(request(), &ctx).await.unwrap_err();
+            assert_eq!(*err.kind(), ErrorKind::Timeout, "{c:?}: {err}");
+            assert_eq!(err.provider(), Some("anthropic"));
+            assert!(started.elapsed() < Duration::from_secs(5), "{c:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stream_past_the_deadline_ends_with_a_timeout_item_on_both_transports() {
+    let start = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\",\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}\n\n";
+    let default = |server: &MockServer| client(server);
+    let reqwest = |server: &MockServer| client(server).with_http_client(reqwest::Client::new());
+    for make in [&default as &dyn Fn(&MockServer) -> Anthropic, &reqwest] {
+        let server = MockServer::start().await;
+        let c = make(&server);
+        server.push(MockResponse::hang());
+        let ctx = RequestContext::new().with_timeout(Duration::from_millis(300));
+        let err = c.chat_stream(request(), &ctx).await.err().expect("no head in time");
+        assert_eq!(*err.kind(), ErrorKind::Timeout, "{c:?}: {err}");
+
+        server.push(stalling_after_the_head(start));
+        let ctx = RequestContext::new().with_timeout(Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let stream = c.chat_stream(request(), &ctx).await.unwrap();
+        let items: Vec<_> = tokio::time::timeout(Duration::from_secs(5), stream.collect()).await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert_eq!(items[0].as_ref().unwrap().choices[0].delta.role, Some(llm_core::Role::Assistant));
+        let err = items[1].as_ref().unwrap_err();
+        assert_eq!(*err.kind(), ErrorKind::Timeout, "{c:?}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn without_a_deadline_a_slow_answer_is_awaited() {
+    let server = MockServer::start().await;
+    server.push(
+        MockResponse::json(200, message(json!([{"type": "text", "text": "slow"}]), "end_turn"))
+            .with_delay(Duration::from_millis(200)),
+    );
+    let res = client(&server).chat(request(), &RequestContext::new()).await.unwrap();
+    assert_eq!(res.text().as_deref(), Some("slow"));
+}

@@ -141,6 +141,21 @@ async fn a_body_error_is_a_transport_error_item() {
 }
 
 #[tokio::test]
+async fn an_llm_error_from_the_body_is_passed_on_as_it_is() {
+    let pieces: Vec<Result<Bytes, LlmError>> = vec![
+        Ok(Bytes::from(frame(&start()))),
+        Err(LlmError::new(ErrorKind::Timeout, "the deadline passed").with_code("deadline")),
+    ];
+    let items: Vec<_> = chunk_stream(futures_util::stream::iter(pieces)).collect().await;
+    assert_eq!(items.len(), 2);
+    let err = items[1].as_ref().unwrap_err();
+    assert_eq!(
+        (err.kind(), err.message(), err.code()),
+        (&ErrorKind::Timeout, "the deadline passed", Some("deadline"))
+    );
+}
+
+#[tokio::test]
 async fn unreadable_event_json_is_a_decode_error() {
     let items = run(&[start()], "event: content_block_delta\ndata: {not json}\n\n").await;
     assert_eq!(*items.last().unwrap().as_ref().unwrap_err().kind(), ErrorKind::Decode);

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue};
+use llm_core::transport::{Transport, TransportError, UpstreamBody};
 use llm_core::{
     BoxLlmService, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, ErrorKind,
     LlmError, Provider, ProviderService, RequestContext,
@@ -13,7 +14,6 @@ use llm_core::{
 use tokio::time::Instant;
 
 use crate::endpoint::{Endpoint, azure_url, openai_url};
-use crate::transport::{Transport, TransportError, UpstreamBody};
 use crate::wire::{self, ModelList, WireOptions};
 use crate::{ApiKey, ConfigError, Quirk, VENDORS, Vendor, error_from_response};
 
@@ -253,7 +253,7 @@ impl OpenAi {
     /// `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set (the default transport follows no
     /// redirects and knows no proxies).
     pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
-        self.client = Transport::Reqwest(client);
+        self.client = Transport::reqwest(client);
         self
     }
 

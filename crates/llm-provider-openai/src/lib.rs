@@ -16,9 +16,9 @@
 //! [`ChatRequest`](llm_core::ChatRequest) with its model rewritten and the vendor's [`Quirk`]s
 //! applied, serialized once; answers and chunks deserialize straight into the common types, with
 //! unknown fields kept. Translation and parsing are pure functions in [`wire`], [`endpoint`] and
-//! [`error_from_response`]. The HTTP shell is hyper-util's pooled client (rustls with webpki
-//! roots, HTTP/1.1 and HTTP/2, `TCP_NODELAY`); reqwest carries the requests instead when the
-//! environment names a proxy or [`OpenAi::with_http_client`] hands one in.
+//! [`error_from_response`]. The HTTP shell is [`llm_core::transport`]: hyper-util's pooled client
+//! (rustls with webpki roots, HTTP/1.1 and HTTP/2, `TCP_NODELAY`); reqwest carries the requests
+//! instead when the environment names a proxy or [`OpenAi::with_http_client`] hands one in.
 //!
 //! ```no_run
 //! use llm_core::{ChatMessage, ChatRequest, LlmRequest};
@@ -42,7 +42,6 @@ pub mod endpoint;
 mod error;
 mod key;
 mod stream;
-mod transport;
 mod vendor;
 pub mod wire;
 

@@ -1,10 +1,32 @@
-//! The HTTP transport under [`OpenAi`](crate::OpenAi): hyper-util's pooled client by default,
-//! or reqwest when the caller hands one in or the environment names a proxy.
+//! The HTTP client provider crates send their requests with (feature `transport`).
+//!
+//! [`Transport`] is hyper-util's pooled client by default (rustls with the webpki roots,
+//! HTTP/1.1 and HTTP/2 by ALPN, `TCP_NODELAY`, a 10 s connect timeout, the pool settings of
+//! [`POOL_IDLE_TIMEOUT`](crate::POOL_IDLE_TIMEOUT) and
+//! [`POOL_MAX_IDLE_PER_HOST`](crate::POOL_MAX_IDLE_PER_HOST)), or a reqwest client: the caller's,
+//! or one with the same settings when the environment names a proxy.
 //!
 //! hyper-util's client is what reqwest wraps; calling it directly skips reqwest's per-request
 //! URL re-parsing, redirect layer and request wrapping (≈ 25,000 instructions of the gateway's
 //! ≈ 206,000 per proxied request, measured with callgrind). It follows no redirects and knows no
-//! proxies, so a process with `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` set keeps reqwest.
+//! proxies, so a process with `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` set (either case) keeps
+//! reqwest.
+//!
+//! The transport sets no overall time limit: callers bound [`Transport::send`] and the body
+//! reads with their own deadline (e.g. `tokio::time::timeout_at`).
+//!
+//! ```no_run
+//! use bytes::Bytes;
+//! use llm_core::transport::Transport;
+//! # async fn run() -> Result<(), llm_core::transport::TransportError> {
+//! let transport = Transport::from_env(); // clones share one connection pool
+//! let request = http::Request::get("https://api.example.com/v1/models").body(Bytes::new()).unwrap();
+//! let response = transport.send(request).await?;
+//! let status = response.status();
+//! let body: Bytes = response.into_body().bytes().await?;
+//! # let _ = (status, body);
+//! # Ok(()) }
+//! ```
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -27,11 +49,16 @@ const PROXY_VARS: &[&str] =
 
 type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// The client requests go out on. Clones share one connection pool.
+/// The client requests go out on: hyper-util's or reqwest's. Clones share one connection pool.
+///
+/// `Debug` names only which client it is.
 #[derive(Clone)]
-pub(crate) enum Transport {
-    /// hyper-util's pooled client with rustls (webpki roots), HTTP/1.1 and HTTP/2 by ALPN
-    /// (behind an `Arc`: the client holds its settings inline, over 300 bytes).
+pub struct Transport(Inner);
+
+#[derive(Clone)]
+enum Inner {
+    /// hyper-util's pooled client (behind an `Arc`: the client holds its settings inline, over
+    /// 300 bytes).
     Hyper(Arc<HyperClient>),
     /// A reqwest client: the caller's, or the default one when a proxy is configured.
     Reqwest(reqwest::Client),
@@ -39,50 +66,76 @@ pub(crate) enum Transport {
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Hyper(_) => "Transport::Hyper",
-            Self::Reqwest(_) => "Transport::Reqwest",
+        f.write_str(match self.0 {
+            Inner::Hyper(_) => "Transport::Hyper",
+            Inner::Reqwest(_) => "Transport::Reqwest",
         })
     }
 }
 
 impl Transport {
-    /// The default transport: hyper-util, unless `lookup` finds a proxy variable (or TLS cannot
-    /// be set up), then reqwest with the same pool settings.
-    pub(crate) fn default_with_env(lookup: &dyn Fn(&str) -> Option<String>) -> Self {
+    /// The default transport, reading the proxy variables through `lookup`: hyper-util, unless
+    /// `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` (either case) is set and not blank, or TLS
+    /// cannot be set up; then reqwest with the same connection settings.
+    ///
+    /// ```
+    /// use llm_core::transport::Transport;
+    /// let proxied = |name: &str| (name == "HTTPS_PROXY").then(|| "http://proxy:3128".to_owned());
+    /// assert!(Transport::default_with_env(&proxied).is_reqwest());
+    /// assert!(!Transport::default_with_env(&|_| None).is_reqwest());
+    /// ```
+    pub fn default_with_env(lookup: &dyn Fn(&str) -> Option<String>) -> Self {
         let proxied = PROXY_VARS.iter().any(|name| lookup(name).is_some_and(|v| !v.trim().is_empty()));
         if proxied {
-            return Self::Reqwest(reqwest_client());
+            return Self::reqwest(reqwest_client());
         }
         match hyper_client() {
-            Some(client) => Self::Hyper(Arc::new(client)),
-            None => Self::Reqwest(reqwest_client()),
+            Some(client) => Self(Inner::Hyper(Arc::new(client))),
+            None => Self::reqwest(reqwest_client()),
         }
     }
 
-    /// Whether requests go through reqwest.
-    #[cfg(test)]
-    pub(crate) fn is_reqwest(&self) -> bool {
-        matches!(self, Self::Reqwest(_))
+    /// [`default_with_env`](Self::default_with_env) over the process environment.
+    pub fn from_env() -> Self {
+        Self::default_with_env(&|name| std::env::var(name).ok())
     }
 
-    /// Sends `request` and returns the response head with its still unread body.
-    pub(crate) async fn send(
+    /// Sends requests with `client` (its proxies, timeouts and redirect policy apply).
+    pub fn reqwest(client: reqwest::Client) -> Self {
+        Self(Inner::Reqwest(client))
+    }
+
+    /// Whether requests go through reqwest (a proxy is configured or the caller gave a client).
+    pub fn is_reqwest(&self) -> bool {
+        matches!(self.0, Inner::Reqwest(_))
+    }
+
+    /// Sends `request` and returns the response head with its still unread body. Any status is
+    /// a response; only failures below HTTP are errors.
+    pub async fn send(
         &self,
         request: http::Request<Bytes>,
     ) -> Result<http::Response<UpstreamBody>, TransportError> {
-        match self {
-            Self::Hyper(client) => {
-                let response =
-                    client.request(request.map(Full::new)).await.map_err(TransportError::Client)?;
-                Ok(response.map(UpstreamBody::Hyper))
+        match &self.0 {
+            Inner::Hyper(client) => {
+                let response = client
+                    .request(request.map(Full::new))
+                    .await
+                    .map_err(|e| TransportError(ErrorInner::Client(e)))?;
+                Ok(response.map(|b| UpstreamBody(BodyInner::Hyper(b))))
             }
-            Self::Reqwest(client) => {
+            Inner::Reqwest(client) => {
                 let request = reqwest::Request::try_from(request).map_err(TransportError::reqwest)?;
                 let response = client.execute(request).await.map_err(TransportError::reqwest)?;
-                Ok(http::Response::from(response).map(UpstreamBody::Reqwest))
+                Ok(http::Response::from(response).map(|b| UpstreamBody(BodyInner::Reqwest(b))))
             }
         }
+    }
+}
+
+impl From<reqwest::Client> for Transport {
+    fn from(client: reqwest::Client) -> Self {
+        Self::reqwest(client)
     }
 }
 
@@ -96,8 +149,8 @@ fn hyper_client() -> Option<HyperClient> {
     let connector = https.https_or_http().enable_all_versions().wrap_connector(http);
     Some(
         Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(llm_core::POOL_IDLE_TIMEOUT)
-            .pool_max_idle_per_host(llm_core::POOL_MAX_IDLE_PER_HOST)
+            .pool_idle_timeout(crate::POOL_IDLE_TIMEOUT)
+            .pool_max_idle_per_host(crate::POOL_MAX_IDLE_PER_HOST)
             .build(connector),
     )
 }
@@ -106,18 +159,20 @@ fn reqwest_client() -> reqwest::Client {
     reqwest::Client::builder()
         .tcp_nodelay(true)
         .connect_timeout(CONNECT_TIMEOUT)
-        .pool_idle_timeout(llm_core::POOL_IDLE_TIMEOUT)
-        .pool_max_idle_per_host(llm_core::POOL_MAX_IDLE_PER_HOST)
+        .pool_idle_timeout(crate::POOL_IDLE_TIMEOUT)
+        .pool_max_idle_per_host(crate::POOL_MAX_IDLE_PER_HOST)
         .build()
         .unwrap_or_default()
 }
 
-/// A response body from either transport.
+/// A response body from either client, read as an [`http_body::Body`] or whole with
+/// [`bytes`](Self::bytes).
 #[derive(Debug)]
-pub(crate) enum UpstreamBody {
-    /// From hyper-util.
+pub struct UpstreamBody(BodyInner);
+
+#[derive(Debug)]
+enum BodyInner {
     Hyper(hyper::body::Incoming),
-    /// From reqwest.
     Reqwest(reqwest::Body),
 }
 
@@ -129,74 +184,81 @@ impl Body for UpstreamBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, TransportError>>> {
-        match self.get_mut() {
-            Self::Hyper(body) => Pin::new(body).poll_frame(cx).map_err(TransportError::Body),
-            Self::Reqwest(body) => Pin::new(body).poll_frame(cx).map_err(TransportError::reqwest),
+        match &mut self.get_mut().0 {
+            BodyInner::Hyper(body) => {
+                Pin::new(body).poll_frame(cx).map_err(|e| TransportError(ErrorInner::Body(e)))
+            }
+            BodyInner::Reqwest(body) => Pin::new(body).poll_frame(cx).map_err(TransportError::reqwest),
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        match self {
-            Self::Hyper(body) => body.is_end_stream(),
-            Self::Reqwest(body) => body.is_end_stream(),
+        match &self.0 {
+            BodyInner::Hyper(body) => body.is_end_stream(),
+            BodyInner::Reqwest(body) => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self {
-            Self::Hyper(body) => body.size_hint(),
-            Self::Reqwest(body) => body.size_hint(),
+        match &self.0 {
+            BodyInner::Hyper(body) => body.size_hint(),
+            BodyInner::Reqwest(body) => body.size_hint(),
         }
     }
 }
 
 impl UpstreamBody {
-    /// The whole body.
-    pub(crate) async fn bytes(self) -> Result<Bytes, TransportError> {
+    /// Reads the whole body.
+    pub async fn bytes(self) -> Result<Bytes, TransportError> {
         Ok(self.collect().await?.to_bytes())
     }
 }
 
-/// Why a request or a body read failed below HTTP.
+/// Why a request or a body read failed below HTTP. Its message and `Debug` name no URL and no
+/// header.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum TransportError {
+#[error(transparent)]
+pub struct TransportError(ErrorInner);
+
+#[derive(Debug, thiserror::Error)]
+enum ErrorInner {
     /// hyper-util could not send the request or read the response head.
     #[error(transparent)]
     Client(hyper_util::client::legacy::Error),
     /// hyper failed while reading the body.
     #[error(transparent)]
     Body(hyper::Error),
-    /// reqwest failed (its error carries no URL).
+    /// reqwest failed (its error keeps no URL).
     #[error(transparent)]
     Reqwest(reqwest::Error),
 }
 
 impl TransportError {
     fn reqwest(e: reqwest::Error) -> Self {
-        Self::Reqwest(e.without_url())
+        Self(ErrorInner::Reqwest(e.without_url()))
     }
 
     /// Whether the request could not be built (an unusable URL).
-    pub(crate) fn is_builder(&self) -> bool {
-        match self {
-            Self::Reqwest(e) => e.is_builder(),
-            Self::Client(_) | Self::Body(_) => false,
+    pub fn is_builder(&self) -> bool {
+        match &self.0 {
+            ErrorInner::Reqwest(e) => e.is_builder(),
+            ErrorInner::Client(_) | ErrorInner::Body(_) => false,
         }
     }
 
     /// Whether no connection could be opened.
-    pub(crate) fn is_connect(&self) -> bool {
-        match self {
-            Self::Client(e) => e.is_connect(),
-            Self::Reqwest(e) => e.is_connect(),
-            Self::Body(_) => false,
+    pub fn is_connect(&self) -> bool {
+        match &self.0 {
+            ErrorInner::Client(e) => e.is_connect(),
+            ErrorInner::Reqwest(e) => e.is_connect(),
+            ErrorInner::Body(_) => false,
         }
     }
 
-    /// Whether a transport-level timeout fired: hyper-util's connect timeout (an I/O `TimedOut`
-    /// in the error's causes), or any of reqwest's.
-    pub(crate) fn is_timeout(&self) -> bool {
-        if let Self::Reqwest(e) = self {
+    /// Whether a transport-level timeout fired: the connect timeout (an I/O `TimedOut` among
+    /// the error's causes), or any of a reqwest client's own timeouts.
+    pub fn is_timeout(&self) -> bool {
+        if let ErrorInner::Reqwest(e) = &self.0 {
             // `transparent` hands out the reqwest error's causes, not the error itself.
             return e.is_timeout();
         }
@@ -233,7 +295,7 @@ mod tests {
     #[tokio::test]
     async fn refused_connection_is_a_connect_error_on_both_transports() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        for transport in [Transport::default_with_env(&env(vec![])), Transport::Reqwest(reqwest_client())] {
+        for transport in [Transport::default_with_env(&env(vec![])), Transport::reqwest(reqwest_client())] {
             let request = http::Request::post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
                 .body(Bytes::new())
                 .unwrap();
@@ -332,7 +394,7 @@ mod tests {
         });
         let client = reqwest::Client::builder().timeout(Duration::from_millis(50)).build().unwrap();
         let request = http::Request::get(format!("http://127.0.0.1:{port}/")).body(Bytes::new()).unwrap();
-        let err = Transport::Reqwest(client).send(request).await.unwrap_err();
+        let err = Transport::reqwest(client).send(request).await.unwrap_err();
         assert!(err.is_timeout(), "{err}");
         assert!(!err.is_connect(), "{err}");
     }
