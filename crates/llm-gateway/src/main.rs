@@ -27,6 +27,10 @@ struct Args {
     /// The spend database (SQLite path or `:memory:`), overriding `general_settings.database_url`.
     #[arg(long, env = "LLM_GATEWAY_DB")]
     db: Option<String>,
+    /// Runtime worker threads; 0 means one per CPU the process may run on. With one, the gateway
+    /// runs on a single-threaded runtime: no work stealing and no wake-ups between threads.
+    #[arg(long, env = "LLM_GATEWAY_WORKER_THREADS", default_value_t = 0)]
+    worker_threads: usize,
 }
 
 fn main() -> ExitCode {
@@ -38,7 +42,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match build_runtime(args.worker_threads) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("llm-gateway: cannot start the runtime: {e}");
@@ -52,6 +56,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A single-threaded runtime when one worker is asked for (or only one CPU is available), a
+/// multi-threaded one otherwise.
+fn build_runtime(worker_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let workers = match worker_threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let mut builder = if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(workers);
+        b
+    };
+    builder.enable_all().build()
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {

@@ -13,6 +13,17 @@ use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_serves_and_shuts_down_gracefully_on_sigterm() {
+    serves_and_shuts_down_gracefully("2").await;
+}
+
+/// One worker thread: the single-threaded runtime serves, writes spend rows from its blocking
+/// pool and shuts down the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_on_one_worker_thread_serves_and_shuts_down_gracefully() {
+    serves_and_shuts_down_gracefully("1").await;
+}
+
+async fn serves_and_shuts_down_gracefully(worker_threads: &str) {
     let upstream = MockServer::start().await;
     upstream.push(
         MockResponse::json(200, openai_chat("gpt-4o", "slow answer")).with_delay(Duration::from_millis(500)),
@@ -27,6 +38,7 @@ async fn binary_serves_and_shuts_down_gracefully_on_sigterm() {
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_llm-gateway"))
         .args(["--config", config_path.to_str().unwrap(), "--port", "0", "--host", "127.0.0.1"])
+        .args(["--worker-threads", worker_threads])
         .env("UPSTREAM_KEY", UPSTREAM_KEY)
         .env("TEST_MASTER", MASTER_KEY)
         .env("RUST_LOG", "warn")
