@@ -74,10 +74,10 @@ impl PriceTable {
     pub fn resolve(&self, name: &str, hints: &LookupHints) -> Result<ResolvedModel, CostUnknown> {
         let name = name.trim();
         let found = match self.remembered(name, &hints.base_model) {
-            Some(found) => found,
-            None => {
+            Ok(found) => found,
+            Err(generation) => {
                 let found = self.resolve_uncached(name, hints);
-                self.remember(name, &hints.base_model, found.clone());
+                self.remember(generation, name, &hints.base_model, found.clone());
                 found
             }
         };

@@ -1,5 +1,6 @@
 //! The pricing table: the built-in snapshot, user files and run-time overrides.
 
+use arc_swap::ArcSwap;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
@@ -14,9 +15,16 @@ use crate::snapshot::{
 
 type Rows = HashMap<String, Arc<ModelPrice>>;
 
-/// Past lookups: model name → `base_model` hint → the row found (or none). Cleared whenever the
-/// overrides change, and when it grows past [`RESOLVED_CAPACITY`] names.
-pub(crate) type Resolved = HashMap<String, HashMap<Option<String>, Option<crate::lookup::ResolvedModel>>>;
+/// Past lookups: model name → `base_model` hint → the row found (or none). Read without a lock
+/// (an atomic snapshot); a new name copies the map, which happens once per name. Every change of
+/// the overrides starts a new, empty generation, and a lookup made in an older generation is not
+/// remembered (it may have read the overrides before the change). Starts over past
+/// [`RESOLVED_CAPACITY`] names.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Resolved {
+    generation: u64,
+    names: HashMap<String, HashMap<Option<String>, Option<crate::lookup::ResolvedModel>>>,
+}
 
 /// The identity of a [`PriceTable`] and its clones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +140,7 @@ static BUILTIN: LazyLock<Arc<Base>> = LazyLock::new(|| {
 pub struct PriceTable {
     base: Arc<Base>,
     overrides: Arc<RwLock<Rows>>,
-    resolved: Arc<RwLock<Resolved>>,
+    resolved: Arc<ArcSwap<Resolved>>,
 }
 
 impl fmt::Debug for PriceTable {
@@ -239,7 +247,7 @@ impl PriceTable {
     fn write_overrides(&self) -> std::sync::RwLockWriteGuard<'_, Rows> {
         let guard = self.overrides.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         // Any change can change what a name resolves to.
-        self.resolved.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+        self.resolved.rcu(|memo| Resolved { generation: memo.generation + 1, names: HashMap::new() });
         guard
     }
 
@@ -248,27 +256,61 @@ impl PriceTable {
         TableId(Arc::as_ptr(&self.base) as usize, Arc::as_ptr(&self.overrides) as usize)
     }
 
-    /// A remembered lookup of `name` with `base_model`: `Some(None)` when it found nothing.
+    /// A remembered lookup of `name` with `base_model` (`Ok(None)`: it found nothing), or the
+    /// memo's generation to pass to [`remember`](Self::remember) after looking it up.
     pub(crate) fn remembered(
         &self,
         name: &str,
         base_model: &Option<String>,
-    ) -> Option<Option<crate::lookup::ResolvedModel>> {
-        let memo = self.resolved.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-        memo.get(name)?.get(base_model).cloned()
+    ) -> Result<Option<crate::lookup::ResolvedModel>, u64> {
+        let memo = self.resolved.load();
+        match memo.names.get(name).and_then(|hints| hints.get(base_model)) {
+            Some(found) => Ok(found.clone()),
+            None => Err(memo.generation),
+        }
     }
 
-    /// Remembers a lookup made while holding no lock (see [`remembered`](Self::remembered)).
+    /// Remembers a lookup begun in memo `generation`, unless the overrides changed since.
     pub(crate) fn remember(
         &self,
+        generation: u64,
         name: &str,
         base_model: &Option<String>,
         found: Option<crate::lookup::ResolvedModel>,
     ) {
-        let mut memo = self.resolved.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if memo.len() >= RESOLVED_CAPACITY && !memo.contains_key(name) {
-            memo.clear();
+        if self.resolved.load().generation != generation {
+            return;
         }
-        memo.entry(name.to_owned()).or_default().insert(base_model.clone(), found);
+        self.resolved.rcu(|memo| {
+            if memo.generation != generation {
+                return Resolved::clone(memo);
+            }
+            let mut next = if memo.names.len() >= RESOLVED_CAPACITY && !memo.names.contains_key(name) {
+                Resolved { generation, names: HashMap::new() }
+            } else {
+                Resolved::clone(memo)
+            };
+            next.names.entry(name.to_owned()).or_default().insert(base_model.clone(), found.clone());
+            next
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lookup_begun_before_an_override_is_not_remembered() {
+        let table = PriceTable::builtin();
+        let generation = table.remembered("acme/m", &None).unwrap_err();
+        // The lookup read the overrides (nothing found), then an override arrived.
+        table.set("acme/m", ModelPrice::new("acme").with_rate("input_cost_per_token", 1.0));
+        table.remember(generation, "acme/m", &None, None);
+        assert!(table.remembered("acme/m", &None).is_err(), "a stale answer was remembered");
+        let found = table.resolve("acme/m", &crate::LookupHints::default()).unwrap();
+        assert_eq!(found.price.rate("input_cost_per_token"), Some(1.0));
+        // Looked up in the current generation, the answer is remembered.
+        assert_eq!(table.remembered("acme/m", &None).unwrap().map(|f| f.key), Some("acme/m".to_owned()));
     }
 }

@@ -155,3 +155,40 @@ fn remembered_lookups_follow_run_time_overrides() {
     table.set("openai/gpt-4o", ModelPrice::new("openai").with_rate("input_cost_per_token", 1.0));
     assert_eq!(table.resolve("openai/gpt-4o", &hints).unwrap().key, "openai/gpt-4o");
 }
+
+#[test]
+fn concurrent_lookups_and_overrides_agree_at_the_end() {
+    // Readers fill the lock-free memo with many names from several threads while a writer
+    // changes an override; once the writer is done, every thread sees its last row.
+    let table = PriceTable::builtin();
+    let writer = {
+        let table = table.clone();
+        std::thread::spawn(move || {
+            for i in 1..=200u32 {
+                let price = ModelPrice::new("acme").with_rate("input_cost_per_token", f64::from(i));
+                table.set("acme/house-model", price);
+            }
+        })
+    };
+    let readers: Vec<_> = (0..4)
+        .map(|t| {
+            let table = table.clone();
+            std::thread::spawn(move || {
+                let hints = LookupHints::default();
+                for i in 0..300 {
+                    let _ = table.resolve(&format!("acme/reader-{t}-{i}"), &hints);
+                    if let Ok(found) = table.resolve("acme/house-model", &hints) {
+                        assert_eq!(found.key, "acme/house-model");
+                    }
+                    assert_eq!(table.resolve("gpt-4o", &hints).unwrap().key, "gpt-4o");
+                }
+            })
+        })
+        .collect();
+    writer.join().unwrap();
+    for r in readers {
+        r.join().unwrap();
+    }
+    let found = table.resolve("acme/house-model", &LookupHints::default()).unwrap();
+    assert_eq!(found.price.rate("input_cost_per_token"), Some(200.0));
+}
