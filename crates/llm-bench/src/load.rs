@@ -54,7 +54,7 @@ pub struct LoadSpec {
     pub stream: bool,
     /// Expected token chunks per stream (for lost-chunk counting).
     pub expected_chunks: usize,
-    /// The chunk interval the upstream uses (a gap above 10x is a stall).
+    /// The chunk interval the upstream uses (a gap above 10x is a stall; zero: no stall check).
     pub chunk_interval: Duration,
     /// Maximum requests in flight in fixed-rate mode; beyond it the scheduler waits (still measured).
     pub max_in_flight: usize,
@@ -294,7 +294,7 @@ async fn send_and_read(client: &HttpClient, spec: &LoadSpec, body: &Bytes, inten
             for _ in 0..found {
                 if let Some(prev) = last_chunk {
                     let gap = now - prev;
-                    if gap > stall {
+                    if !stall.is_zero() && gap > stall {
                         sample.stalls += 1;
                     }
                     sample.gaps.push(gap);

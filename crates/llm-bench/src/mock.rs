@@ -140,14 +140,22 @@ async fn answer(
             let mut frames = Vec::with_capacity(bodies.token_chunks.len() + 3);
             frames.push(bodies.role_chunk.clone());
             frames.extend(bodies.token_chunks.iter().cloned());
-            let mut ticker = tokio::time::interval(config.chunk_interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // A zero interval sends the chunks back to back (tokio's interval refuses a zero period).
+            let mut ticker = (!config.chunk_interval.is_zero()).then(|| {
+                let mut ticker = tokio::time::interval(config.chunk_interval);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                ticker
+            });
             if tx.send(Ok(Frame::data(frames[0].clone()))).await.is_err() {
                 return;
             }
-            ticker.tick().await;
-            for frame in &frames[1..] {
+            if let Some(ticker) = &mut ticker {
                 ticker.tick().await;
+            }
+            for frame in &frames[1..] {
+                if let Some(ticker) = &mut ticker {
+                    ticker.tick().await;
+                }
                 if tx.send(Ok(Frame::data(frame.clone()))).await.is_err() {
                     return;
                 }

@@ -144,3 +144,15 @@ async fn a_hung_upstream_times_out_as_errors() {
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!((report.requests, report.errors), (5, 5));
 }
+
+#[tokio::test]
+async fn a_zero_chunk_interval_sends_whole_streams_back_to_back() {
+    let addr = mock::spawn(0, MockConfig { chunk_interval: Duration::ZERO, ..fast_mock() }).await.unwrap();
+    let mut s = spec(addr, Pacing::Closed { concurrency: 1 }, true);
+    s.chunk_interval = Duration::ZERO;
+    let report = load::run(&s).await.unwrap();
+    assert!(report.requests > 10, "{report:?}");
+    assert_eq!(report.errors, 0, "{report:?}");
+    assert_eq!(report.lost_chunks, 0, "{report:?}");
+    assert_eq!(report.stalls, 0, "no stall check without an interval: {report:?}");
+}
