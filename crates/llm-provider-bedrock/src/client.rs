@@ -1,15 +1,24 @@
-//! The HTTP shell: signing, sending, and the `llm_core::Provider` implementation.
+//! The HTTP shell: signing, sending through [`llm_core::transport`], and the
+//! `llm_core::Provider` implementation.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use http::HeaderValue;
+use http::uri::{Authority, Scheme};
+use llm_core::transport::{Transport, TransportError, UpstreamBody};
 use llm_core::{
     BoxLlmService, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
     EmbeddingUsage, ErrorKind, Extra, LlmError, Provider, ProviderService, RequestContext,
     retry_after_from_headers,
 };
 use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::config::{BedrockAuth, BedrockConfig};
 use crate::embed::{self, EmbeddingFamily};
@@ -20,6 +29,14 @@ use crate::sigv4::{SigningRequest, sign};
 use crate::stream::{StreamParser, chunk_stream};
 
 /// The AWS Bedrock provider: Converse, ConverseStream and InvokeModel embeddings.
+///
+/// Requests go out on [`llm_core::transport`]: hyper-util's pooled client with rustls, or
+/// reqwest when `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set (in the environment
+/// [`BedrockConfig::from_lookup`] read, else the process's) or [`with_client`](Self::with_client)
+/// hands one in. The SigV4 signature covers exactly the host, path, query, headers and body
+/// that are sent. The client sets no time limit of its own; a request context's deadline bounds
+/// the whole call: the answer's head, its whole body and every read of a stream, and a passed
+/// one is [`ErrorKind::Timeout`].
 ///
 /// ```
 /// use llm_provider_bedrock::{Bedrock, BedrockConfig, AwsCredentials};
@@ -32,9 +49,12 @@ use crate::stream::{StreamParser, chunk_stream};
 /// # let _ = service;
 /// ```
 pub struct Bedrock {
-    client: reqwest::Client,
+    transport: Transport,
     endpoint: String,
-    host: String,
+    /// The endpoint's scheme and authority, parsed once; the authority is normalised (host in
+    /// lower case, no default port) so that the `Host` every transport sends is the one signed.
+    scheme: Scheme,
+    authority: Authority,
     /// The endpoint's own path (e.g. behind a proxy), signed before each request path.
     path_prefix: String,
     region: String,
@@ -49,21 +69,37 @@ impl fmt::Debug for Bedrock {
             .field("endpoint", &self.endpoint)
             .field("region", &self.region)
             .field("auth", &self.auth)
+            .field("transport", &self.transport)
             .finish_non_exhaustive()
     }
 }
 
-/// `host[:port]` and the path prefix (without a trailing `/`) of an endpoint URL.
-fn host_and_prefix(endpoint: &str) -> Result<(String, String), LlmError> {
-    let url = reqwest::Url::parse(endpoint).map_err(|e| {
-        LlmError::bad_request(format!("invalid Bedrock endpoint: {e}")).with_param("api_base")
-    })?;
-    let host = url.host_str().ok_or_else(|| LlmError::bad_request("the Bedrock endpoint has no host"))?;
-    let host = match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_owned(),
+/// The scheme, the normalised authority (`host[:port]`, the host in lower case, a default port
+/// dropped) and the path prefix (without a trailing `/`) of an endpoint URL. The URL is not
+/// repeated in the error: it may hold credentials.
+fn endpoint_parts(endpoint: &str) -> Result<(Scheme, Authority, String), LlmError> {
+    let invalid = || {
+        LlmError::bad_request(
+            "invalid Bedrock endpoint: it must be an absolute http:// or https:// URL with a host, \
+             without user info or query",
+        )
+        .with_param("api_base")
+        .with_code("invalid_base_url")
     };
-    Ok((host, url.path().trim_end_matches('/').to_owned()))
+    let uri: http::Uri = endpoint.parse().map_err(|_| invalid())?;
+    let scheme = uri.scheme().filter(|s| matches!(s.as_str(), "http" | "https")).ok_or_else(invalid)?.clone();
+    let authority = uri.authority().ok_or_else(invalid)?;
+    if authority.as_str().contains('@') || authority.host().is_empty() || uri.query().is_some() {
+        return Err(invalid());
+    }
+    let default_port = if scheme == Scheme::HTTPS { 443 } else { 80 };
+    let host = authority.host().to_ascii_lowercase();
+    let normalised = match authority.port_u16() {
+        Some(port) if port != default_port => format!("{host}:{port}"),
+        _ => host,
+    };
+    let authority = Authority::try_from(normalised).map_err(|_| invalid())?;
+    Ok((scheme, authority, uri.path().trim_end_matches('/').to_owned()))
 }
 
 fn now_secs() -> u64 {
@@ -72,9 +108,11 @@ fn now_secs() -> u64 {
 
 impl Bedrock {
     /// A provider from `config`; needs a region (or an endpoint) and credentials or an API key.
+    /// An endpoint that is not an absolute `http://` or `https://` URL with a host is
+    /// [`ErrorKind::BadRequest`] with code `invalid_base_url`.
     pub fn new(config: BedrockConfig) -> Result<Self, LlmError> {
         let endpoint = config.endpoint()?;
-        let (host, path_prefix) = host_and_prefix(&endpoint)?;
+        let (scheme, authority, path_prefix) = endpoint_parts(&endpoint)?;
         let auth = config.auth().cloned().ok_or_else(|| {
             LlmError::new(
                 ErrorKind::Authentication,
@@ -82,16 +120,12 @@ impl Bedrock {
             )
             .with_provider(PROVIDER)
         })?;
-        let client = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .pool_idle_timeout(llm_core::POOL_IDLE_TIMEOUT)
-            .pool_max_idle_per_host(llm_core::POOL_MAX_IDLE_PER_HOST)
-            .build()
-            .map_err(|e| LlmError::internal("could not build the HTTP client").with_source(e))?;
+        let transport = config.transport().cloned().unwrap_or_else(Transport::from_env);
         Ok(Self {
-            client,
+            transport,
             endpoint,
-            host,
+            scheme,
+            authority,
             path_prefix,
             region: config.region().unwrap_or("us-east-1").to_owned(),
             auth,
@@ -105,9 +139,12 @@ impl Bedrock {
         Self::new(BedrockConfig::from_env())
     }
 
-    /// Uses another reqwest client (proxies, timeouts, pools).
+    /// Sends requests with a caller-built reqwest client (proxies, timeouts, pools) instead of
+    /// the default transport: hyper-util's pooled client with rustls, or reqwest when
+    /// `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set (the default transport follows no
+    /// redirects and knows no proxies).
     pub fn with_client(mut self, client: reqwest::Client) -> Self {
-        self.client = client;
+        self.transport = Transport::reqwest(client);
         self
     }
 
@@ -133,57 +170,94 @@ impl Bedrock {
         format!("chatcmpl-bedrock-{}-{nanos:08x}-{n}", now_secs())
     }
 
-    /// Sends a signed JSON POST to `path`; non-2xx answers become errors.
+    /// Signs and sends a JSON POST to `path` (below the endpoint's path prefix) and returns a
+    /// successful answer's head, its body unread; an error status is read (before `deadline`)
+    /// and mapped.
     async fn post(
         &self,
         path: &str,
         body: Vec<u8>,
-        accept: &str,
-        context: &RequestContext,
-    ) -> Result<reqwest::Response, LlmError> {
-        let url = format!("{}{path}", self.endpoint);
-        let mut request = self
-            .client
-            .post(&url)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(http::header::ACCEPT, accept);
+        accept: &'static str,
+        deadline: Option<Instant>,
+    ) -> Result<http::Response<UpstreamBody>, LlmError> {
+        const CONTENT_TYPE: &str = "application/json";
+        let mut full_path = String::with_capacity(self.path_prefix.len() + path.len());
+        full_path.push_str(&self.path_prefix);
+        full_path.push_str(path);
+        let uri = http::Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(full_path)
+            .build()
+            .map_err(|_| {
+                LlmError::bad_request("the model id does not make a valid request path")
+                    .with_param("model")
+                    .with_provider(PROVIDER)
+            })?;
+        let mut request = http::Request::new(Bytes::from(body));
+        *request.method_mut() = http::Method::POST;
+        let headers = request.headers_mut();
+        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        headers.insert(http::header::ACCEPT, HeaderValue::from_static(accept));
         match &self.auth {
             BedrockAuth::Bearer(token) => {
-                request = request.bearer_auth(token);
+                headers.insert(http::header::AUTHORIZATION, sensitive(format!("Bearer {token}"))?);
             }
             BedrockAuth::SigV4(credentials) => {
-                let full_path = format!("{}{path}", self.path_prefix);
+                // The host, path, query and body signed are the ones sent: both transports send
+                // the URI's authority (already normalised) as `Host` / `:authority`.
                 let signing = SigningRequest {
                     method: "POST",
-                    host: &self.host,
-                    path: &full_path,
-                    query: "",
-                    headers: &[("content-type", "application/json")],
-                    body: &body,
+                    host: self.authority.as_str(),
+                    path: uri.path(),
+                    query: uri.query().unwrap_or(""),
+                    headers: &[("content-type", CONTENT_TYPE)],
+                    body: request.body(),
                 };
                 let signed = sign(&signing, credentials, &self.region, "bedrock", (self.clock)());
-                for (name, value) in signed.pairs() {
-                    request = request.header(name, value);
+                let headers = request.headers_mut();
+                headers.insert("x-amz-date", plain(signed.x_amz_date)?);
+                headers.insert(http::header::AUTHORIZATION, sensitive(signed.authorization)?);
+                if let Some(token) = signed.x_amz_security_token {
+                    headers.insert("x-amz-security-token", sensitive(token)?);
                 }
             }
         }
-        if let Some(remaining) = context.remaining() {
-            if remaining.is_zero() {
-                return Err(LlmError::new(ErrorKind::Timeout, "the request deadline has passed")
-                    .with_provider(PROVIDER));
-            }
-            request = request.timeout(remaining);
+        *request.uri_mut() = uri;
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            return Err(
+                LlmError::new(ErrorKind::Timeout, "the request deadline has passed").with_provider(PROVIDER)
+            );
         }
-        let response = request.body(body).send().await.map_err(transport_error)?;
+        let response = match within(deadline, self.transport.send(request)).await {
+            Err(_) => return Err(timeout_error("waiting for the answer")),
+            Ok(Err(e)) => return Err(transport_error(e)),
+            Ok(Ok(response)) => response,
+        };
         if response.status().is_success() {
             return Ok(response);
         }
-        let status = response.status().as_u16();
-        let retry_after = retry_after_from_headers(response.headers());
-        let error_type =
-            response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body = response.bytes().await.unwrap_or_default();
-        Err(error_from_response(status, error_type.as_deref(), retry_after, &body))
+        let (head, body) = response.into_parts();
+        let status = head.status.as_u16();
+        let retry_after = retry_after_from_headers(&head.headers);
+        let error_type = head.headers.get("x-amzn-errortype").and_then(|v| v.to_str().ok());
+        let body = match within(deadline, body.bytes()).await {
+            Ok(Ok(bytes)) => bytes,
+            _ => Bytes::new(),
+        };
+        Err(self.redact(error_from_response(status, error_type, retry_after, &body)))
+    }
+
+    /// Removes a secret sent on the wire (an API key, a session token) from an upstream error,
+    /// should it ever be echoed. The SigV4 secret key is never sent.
+    fn redact(&self, err: LlmError) -> LlmError {
+        match &self.auth {
+            BedrockAuth::Bearer(token) => err.redact_secret(token),
+            BedrockAuth::SigV4(credentials) => match credentials.session_token() {
+                Some(token) => err.redact_secret(token),
+                None => err,
+            },
+        }
     }
 
     async fn invoke_json(
@@ -191,24 +265,84 @@ impl Bedrock {
         model: &str,
         body: &Value,
         context: &RequestContext,
-    ) -> Result<(Vec<u8>, Option<u64>), LlmError> {
+    ) -> Result<(Bytes, Option<u64>), LlmError> {
+        let deadline = context.deadline;
         let response = self
-            .post(&model_path(model, "invoke"), body.to_string().into_bytes(), "application/json", context)
+            .post(&model_path(model, "invoke"), body.to_string().into_bytes(), "application/json", deadline)
             .await?;
         let tokens = response
             .headers()
             .get("x-amzn-bedrock-input-token-count")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let bytes = response.bytes().await.map_err(transport_error)?;
-        Ok((bytes.to_vec(), tokens))
+        let bytes = read_body(response.into_body(), deadline).await?;
+        Ok((bytes, tokens))
     }
 }
 
-fn transport_error(e: reqwest::Error) -> LlmError {
+/// A header value holding a secret, kept out of `Debug` output.
+fn sensitive(value: String) -> Result<HeaderValue, LlmError> {
+    let mut value = HeaderValue::try_from(value).map_err(|_| {
+        LlmError::new(ErrorKind::Authentication, "the AWS credentials are not valid header values")
+            .with_provider(PROVIDER)
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// A header value without a secret.
+fn plain(value: String) -> Result<HeaderValue, LlmError> {
+    HeaderValue::try_from(value).map_err(|_| {
+        LlmError::internal("a signed header is not a valid header value").with_provider(PROVIDER)
+    })
+}
+
+/// `future`'s output, or `Err` once `deadline` passes first.
+async fn within<F: Future>(
+    deadline: Option<Instant>,
+    future: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await,
+        None => Ok(future.await),
+    }
+}
+
+/// The whole body, read before `deadline`.
+async fn read_body(body: UpstreamBody, deadline: Option<Instant>) -> Result<Bytes, LlmError> {
+    match within(deadline, body.bytes()).await {
+        Err(_) => Err(timeout_error("reading the answer")),
+        Ok(Err(e)) => Err(transport_error(e)),
+        Ok(Ok(bytes)) => Ok(bytes),
+    }
+}
+
+/// The body's bytes as they arrive; the item after a failure or the passed `deadline` is the
+/// last, an [`LlmError`] (`Transport` or `Timeout`) that [`chunk_stream`] passes on as it is.
+fn body_stream(body: UpstreamBody, deadline: Option<Instant>) -> BoxStream<'static, Result<Bytes, LlmError>> {
+    let data = http_body_util::BodyDataStream::new(body);
+    futures_util::stream::unfold(Some(data), move |data| async move {
+        let mut data = data?;
+        match within(deadline, data.next()).await {
+            Err(_) => Some((Err(timeout_error("reading the stream")), None)),
+            Ok(None) => None,
+            Ok(Some(Err(e))) => Some((Err(transport_error(e)), None)),
+            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(data))),
+        }
+    })
+    .boxed()
+}
+
+fn timeout_error(what: &str) -> LlmError {
+    LlmError::new(ErrorKind::Timeout, format!("the request deadline passed while {what} from Bedrock"))
+        .with_provider(PROVIDER)
+}
+
+fn transport_error(e: TransportError) -> LlmError {
     let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Transport };
-    // reqwest's message names the URL, never headers, so no credential can leak here.
-    LlmError::new(kind, format!("request to Bedrock failed: {e}")).with_provider(PROVIDER).with_source(e)
+    let what = if e.is_connect() { "could not connect to Bedrock" } else { "the request to Bedrock failed" };
+    // The transport's errors name no URL and no header: no credential can leak here.
+    LlmError::new(kind, format!("{what}: {e}")).with_provider(PROVIDER).with_source(e)
 }
 
 #[async_trait::async_trait]
@@ -219,12 +353,13 @@ impl Provider for Bedrock {
 
     async fn chat(&self, request: ChatRequest, context: &RequestContext) -> Result<ChatResponse, LlmError> {
         let body = to_converse(&request)?;
+        let deadline = context.deadline;
         let response = self
             .post(
                 &model_path(&request.model, "converse"),
                 body.to_string().into_bytes(),
                 "application/json",
-                context,
+                deadline,
             )
             .await?;
         let id = response
@@ -233,7 +368,7 @@ impl Provider for Bedrock {
             .and_then(|v| v.to_str().ok())
             .map(|r| format!("chatcmpl-{r}"))
             .unwrap_or_else(|| self.next_id());
-        let bytes = response.bytes().await.map_err(transport_error)?;
+        let bytes = read_body(response.into_body(), deadline).await?;
         parse_converse(&bytes, &request.model, &id, now_secs()).map_err(|e| e.with_provider(PROVIDER))
     }
 
@@ -248,7 +383,7 @@ impl Provider for Bedrock {
                 &model_path(&request.model, "converse-stream"),
                 body.to_string().into_bytes(),
                 "application/vnd.amazon.eventstream",
-                context,
+                context.deadline,
             )
             .await?;
         let id = response
@@ -258,7 +393,7 @@ impl Provider for Bedrock {
             .map(|r| format!("chatcmpl-{r}"))
             .unwrap_or_else(|| self.next_id());
         let parser = StreamParser::new(id, request.model.clone(), now_secs());
-        Ok(chunk_stream(Box::pin(response.bytes_stream()), parser))
+        Ok(chunk_stream(body_stream(response.into_body(), context.deadline), parser))
     }
 
     async fn embed(
@@ -312,5 +447,64 @@ impl Provider for Bedrock {
             usage: EmbeddingUsage { prompt_tokens, total_tokens: prompt_tokens, extra: Extra::new() },
             extra: Extra::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: Vec<(&'static str, &'static str)>) -> impl Fn(&str) -> Option<String> {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn a_proxy_in_the_environment_keeps_reqwest() {
+        let base = vec![("AWS_REGION", "us-east-1"), ("AWS_BEARER_TOKEN_BEDROCK", "ABSKkey")];
+        let direct = Bedrock::new(BedrockConfig::from_lookup(env(base.clone()))).unwrap();
+        assert!(!direct.transport.is_reqwest());
+        for proxy in ["HTTPS_PROXY", "http_proxy", "ALL_PROXY"] {
+            let mut vars = base.clone();
+            vars.push((proxy, "http://proxy.internal:3128"));
+            let bedrock = Bedrock::new(BedrockConfig::from_lookup(env(vars))).unwrap();
+            assert!(bedrock.transport.is_reqwest(), "{proxy}");
+        }
+        assert!(direct.with_client(reqwest::Client::new()).transport.is_reqwest());
+    }
+
+    #[test]
+    fn the_endpoint_is_parsed_once_and_normalised() {
+        let (scheme, authority, prefix) =
+            endpoint_parts("https://Bedrock-Runtime.US-East-1.amazonaws.com:443/").unwrap();
+        assert_eq!(
+            (scheme.as_str(), authority.as_str(), prefix.as_str()),
+            ("https", "bedrock-runtime.us-east-1.amazonaws.com", "")
+        );
+        let (_, authority, prefix) = endpoint_parts("http://127.0.0.1:8080/proxy/bedrock").unwrap();
+        assert_eq!((authority.as_str(), prefix.as_str()), ("127.0.0.1:8080", "/proxy/bedrock"));
+        let (_, authority, _) = endpoint_parts("http://h.example:80").unwrap();
+        assert_eq!(authority.as_str(), "h.example");
+        let (_, authority, _) = endpoint_parts("https://h.example:80").unwrap();
+        assert_eq!(authority.as_str(), "h.example:80");
+    }
+
+    #[test]
+    fn an_invalid_endpoint_is_a_typed_error_without_secrets() {
+        for endpoint in [
+            "not a url",
+            "ftp://h.example",
+            "/v1",
+            "http://",
+            "https://user:ABSKSECRET@h.example",
+            "https://h.example/?ABSKSECRET",
+            "https://ho st/ABSKSECRET",
+        ] {
+            let config = BedrockConfig::new().with_endpoint(endpoint).with_api_key("ABSKSECRET");
+            let err = Bedrock::new(config).unwrap_err();
+            assert_eq!(*err.kind(), ErrorKind::BadRequest, "{endpoint}");
+            assert_eq!(err.code(), Some("invalid_base_url"), "{endpoint}");
+            assert_eq!(err.param(), Some("api_base"), "{endpoint}");
+            assert!(!format!("{err} {err:?}").contains("SECRET"), "{err:?}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use llm_core::LlmError;
+use llm_core::transport::Transport;
 
 use crate::sigv4::AwsCredentials;
 
@@ -29,7 +30,9 @@ impl fmt::Debug for BedrockAuth {
 ///
 /// Environment variables: `AWS_REGION` (else `AWS_DEFAULT_REGION`), `AWS_BEARER_TOKEN_BEDROCK`,
 /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`. A bearer token wins over
-/// access keys when both are in the environment; anything set in code wins over both.
+/// access keys when both are in the environment; anything set in code wins over both. The
+/// proxy variables (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, either case) of the environment
+/// read choose the transport: with one set, requests keep going through reqwest.
 ///
 /// ```
 /// use llm_provider_bedrock::{BedrockAuth, BedrockConfig};
@@ -50,6 +53,8 @@ pub struct BedrockConfig {
     region: Option<String>,
     endpoint: Option<String>,
     auth: Option<BedrockAuth>,
+    /// The transport chosen from the environment read by `from_lookup`.
+    transport: Option<Transport>,
 }
 
 impl fmt::Debug for BedrockConfig {
@@ -58,6 +63,7 @@ impl fmt::Debug for BedrockConfig {
             .field("region", &self.region)
             .field("endpoint", &self.endpoint)
             .field("auth", &self.auth)
+            .field("transport", &self.transport)
             .finish()
     }
 }
@@ -74,7 +80,7 @@ impl BedrockConfig {
     }
 
     /// Reads variables through `lookup` (tests pass a closure instead of touching the process
-    /// environment). Empty values count as unset.
+    /// environment), the proxy variables included. Empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let region = get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION"));
@@ -91,7 +97,8 @@ impl BedrockConfig {
                 _ => None,
             },
         };
-        Self { region, endpoint: None, auth }
+        let transport = Some(Transport::default_with_env(&lookup));
+        Self { region, endpoint: None, auth, transport }
     }
 
     /// Sets the region (e.g. `us-east-1`).
@@ -117,6 +124,13 @@ impl BedrockConfig {
     pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
         self.auth = Some(BedrockAuth::Bearer(key.into()));
         self
+    }
+
+    /// The transport chosen from the environment `from_lookup` read; `None` for a config made
+    /// with [`new`](Self::new) ([`Bedrock::new`](crate::Bedrock::new) then reads the process
+    /// environment's proxy variables).
+    pub(crate) fn transport(&self) -> Option<&Transport> {
+        self.transport.as_ref()
     }
 
     /// The region, if known.

@@ -269,6 +269,10 @@ struct State<S> {
 }
 
 /// A [`ChatStream`] over a ConverseStream HTTP body.
+///
+/// A body error ends the stream with an [`ErrorKind::Transport`] item, unless the body stream
+/// yields an [`LlmError`] itself: that one is passed on as it is (the HTTP shell reports a
+/// passed deadline this way, as [`ErrorKind::Timeout`]).
 pub fn chunk_stream<S, E>(body: S, parser: StreamParser) -> ChatStream
 where
     S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
@@ -308,14 +312,7 @@ where
                         }
                     }
                 }
-                Some(Err(e)) => {
-                    st.pending.push_back(Err(LlmError::new(
-                        ErrorKind::Transport,
-                        format!("the Bedrock stream was cut: {e}"),
-                    )
-                    .with_provider(PROVIDER)
-                    .with_source(e)));
-                }
+                Some(Err(e)) => st.pending.push_back(Err(body_error(e))),
                 None => {
                     st.done = true;
                     let end = st
@@ -330,4 +327,16 @@ where
             }
         }
     }))
+}
+
+/// A body error as the stream's last item: an [`LlmError`] as it is, anything else a
+/// `Transport` error.
+fn body_error<E: std::error::Error + Send + Sync + 'static>(e: E) -> LlmError {
+    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(e);
+    match boxed.downcast::<LlmError>() {
+        Ok(err) => *err,
+        Err(e) => LlmError::new(ErrorKind::Transport, format!("the Bedrock stream was cut: {e}"))
+            .with_provider(PROVIDER)
+            .with_source(e),
+    }
 }

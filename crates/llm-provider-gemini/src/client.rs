@@ -1,13 +1,21 @@
-//! The HTTP shell: configuration, authentication and the [`Provider`] implementation.
+//! The HTTP shell: configuration, authentication and the [`Provider`] implementation, sending
+//! through [`llm_core::transport`].
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use http::{HeaderName, HeaderValue};
+use llm_core::transport::{Transport, TransportError, UpstreamBody};
 use llm_core::{
     ChatRequest, ChatResponse, ChatStream, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, ErrorKind,
     LlmError, Provider, RequestContext,
 };
 use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::embed::{build_embed_request, parse_embed_response};
 use crate::error::error_from_response;
@@ -39,11 +47,18 @@ pub enum Auth {
 }
 
 impl Auth {
-    fn header(&self) -> (&'static str, String) {
-        match self {
-            Auth::ApiKey(key) => ("x-goog-api-key", key.clone()),
-            Auth::BearerToken(token) => ("authorization", format!("Bearer {token}")),
-        }
+    /// The header carrying the secret, marked sensitive; `None` when the secret cannot be a
+    /// header value.
+    fn header(&self) -> Option<(HeaderName, HeaderValue)> {
+        let (name, value) = match self {
+            Auth::ApiKey(key) => (HeaderName::from_static("x-goog-api-key"), HeaderValue::from_str(key)),
+            Auth::BearerToken(token) => {
+                (http::header::AUTHORIZATION, HeaderValue::try_from(format!("Bearer {token}")))
+            }
+        };
+        let mut value = value.ok()?;
+        value.set_sensitive(true);
+        Some((name, value))
     }
 
     fn secret(&self) -> &str {
@@ -65,7 +80,14 @@ impl fmt::Debug for Auth {
 /// The Gemini provider (Google AI Studio `generativelanguage` API).
 ///
 /// Settings in code win over the environment: `from_env()` reads `GEMINI_API_KEY`, then
-/// `GOOGLE_API_KEY`, and `GEMINI_API_BASE`; the `with_*` setters override them.
+/// `GOOGLE_API_KEY`, and `GEMINI_API_BASE`; the `with_*` setters override them. Clones share one
+/// connection pool.
+///
+/// Requests go out on [`llm_core::transport`]: hyper-util's pooled client with rustls, or
+/// reqwest when `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set or
+/// [`with_client`](Self::with_client) hands one in. [`with_timeout`](Self::with_timeout) bounds a
+/// non-streamed call whole and a stream's head; a request context's deadline bounds the whole
+/// call, every read of a stream included. A passed deadline is [`ErrorKind::Timeout`].
 ///
 /// ```
 /// use llm_provider_gemini::Gemini;
@@ -80,7 +102,7 @@ pub struct Gemini {
     api_version: String,
     auth: Option<Auth>,
     timeout: Duration,
-    client: reqwest::Client,
+    transport: Transport,
 }
 
 impl fmt::Debug for Gemini {
@@ -90,6 +112,7 @@ impl fmt::Debug for Gemini {
             .field("api_version", &self.api_version)
             .field("auth", &self.auth)
             .field("timeout", &self.timeout)
+            .field("transport", &self.transport)
             .finish_non_exhaustive()
     }
 }
@@ -101,31 +124,31 @@ impl Default for Gemini {
 }
 
 impl Gemini {
-    /// A provider for the public endpoint, without credentials.
+    /// A provider for the public endpoint, without credentials (the process environment only
+    /// chooses the transport: a proxy variable keeps reqwest).
     pub fn new() -> Self {
-        let client = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .pool_idle_timeout(llm_core::POOL_IDLE_TIMEOUT)
-            .pool_max_idle_per_host(llm_core::POOL_MAX_IDLE_PER_HOST)
-            .build()
-            .unwrap_or_default();
+        Self::with_transport(Transport::from_env())
+    }
+
+    fn with_transport(transport: Transport) -> Self {
         Self {
             base_url: DEFAULT_BASE_URL.to_owned(),
             api_version: DEFAULT_API_VERSION.to_owned(),
             auth: None,
             timeout: DEFAULT_TIMEOUT,
-            client,
+            transport,
         }
     }
 
-    /// A provider configured from `GEMINI_API_KEY` (else `GOOGLE_API_KEY`) and `GEMINI_API_BASE`.
+    /// A provider configured from `GEMINI_API_KEY` (else `GOOGLE_API_KEY`) and `GEMINI_API_BASE`
+    /// (the proxy variables choose the transport).
     pub fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let non_empty = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let mut gemini = Self::new();
+        let mut gemini = Self::with_transport(Transport::default_with_env(&lookup));
         if let Some(key) = non_empty("GEMINI_API_KEY").or_else(|| non_empty("GOOGLE_API_KEY")) {
             gemini.auth = Some(Auth::ApiKey(key));
         }
@@ -147,7 +170,9 @@ impl Gemini {
         self
     }
 
-    /// Sends to `base_url` (scheme, host and optional path prefix, without the API version).
+    /// Sends to `base_url` (scheme, host and optional path prefix, without the API version). A
+    /// URL that is not absolute `http://` or `https://` with a host makes every request fail
+    /// with [`ErrorKind::BadRequest`] (code `invalid_base_url`).
     pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = base_url.into().trim_end_matches('/').to_owned();
         self
@@ -160,20 +185,35 @@ impl Gemini {
     }
 
     /// Limits a whole non-streamed call, and the wait for a stream's head (default 600 s). A
-    /// shorter deadline in the request context wins.
+    /// shorter deadline in the request context wins; the context's deadline also bounds every
+    /// read of a stream.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// Uses a caller-built HTTP client (proxies, TLS roots, pools).
+    /// Sends requests with a caller-built reqwest client (proxies, TLS roots, pools, timeouts of
+    /// its own) instead of the default transport: hyper-util's pooled client with rustls, or
+    /// reqwest when `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set (the default transport
+    /// follows no redirects and knows no proxies).
     pub fn with_client(mut self, client: reqwest::Client) -> Self {
-        self.client = client;
+        self.transport = Transport::reqwest(client);
         self
     }
 
     fn url(&self, model_path: &str, method: &str) -> String {
         format!("{}/{}/{model_path}:{method}", self.base_url, self.api_version)
+    }
+
+    /// `url` parsed (it depends on the model, so each request parses its own); an unusable base
+    /// URL or API version is a typed error that does not repeat the URL.
+    fn uri(url: String) -> Result<http::Uri, LlmError> {
+        let uri = http::Uri::try_from(url).map_err(|_| invalid_base_url())?;
+        let http_scheme = matches!(uri.scheme_str(), Some("http" | "https"));
+        if !http_scheme || uri.host().is_none_or(str::is_empty) {
+            return Err(invalid_base_url());
+        }
+        Ok(uri)
     }
 
     /// Removes the secret from an error message, should an upstream ever echo it.
@@ -184,39 +224,57 @@ impl Gemini {
         }
     }
 
-    /// Posts `body` and returns the successful response, or the mapped error.
+    /// The deadline of a non-streamed call and of a stream's head: the own timeout
+    /// ([`Self::with_timeout`]) from now, or the context's deadline when that is sooner.
+    fn call_deadline(&self, context: &RequestContext) -> Instant {
+        let own = Instant::now() + self.timeout;
+        context.deadline.map_or(own, |d| d.min(own))
+    }
+
+    /// Posts `body` to `url` and returns a successful answer's head, its body unread; an error
+    /// status is read (before `deadline`) and mapped.
     async fn post(
         &self,
         url: String,
         body: &Value,
-        context: &RequestContext,
-    ) -> Result<(reqwest::Response, Duration), LlmError> {
+        deadline: Instant,
+    ) -> Result<http::Response<UpstreamBody>, LlmError> {
         let auth = self.auth.as_ref().ok_or_else(|| {
             LlmError::new(
                 ErrorKind::Authentication,
                 "no Gemini API key: set GEMINI_API_KEY or GOOGLE_API_KEY, or call Gemini::with_api_key",
             )
         })?;
-        let budget = context.remaining().map_or(self.timeout, |r| r.min(self.timeout));
-        let (name, value) = auth.header();
-        let send = self.client.post(url).header(name, value).json(body).send();
-        let started = tokio::time::Instant::now();
-        let response = match tokio::time::timeout(budget, send).await {
+        let (name, value) = auth.header().ok_or_else(|| {
+            LlmError::new(ErrorKind::Authentication, "the Gemini credential is not a valid header value")
+        })?;
+        let uri = Self::uri(url)?;
+        let body = serde_json::to_vec(body)
+            .map_err(|e| LlmError::internal("could not serialize the request").with_source(e))?;
+        if deadline <= Instant::now() {
+            return Err(LlmError::new(ErrorKind::Timeout, "the request deadline passed before sending"));
+        }
+        let mut request = http::Request::new(Bytes::from(body));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.insert(name, value);
+        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let response = match tokio::time::timeout_at(deadline, self.transport.send(request)).await {
             Err(_) => return Err(LlmError::new(ErrorKind::Timeout, "Gemini did not answer in time")),
             Ok(Err(e)) => return Err(transport_error(e)),
-            Ok(Ok(r)) => r,
+            Ok(Ok(response)) => response,
         };
-        let left = budget.saturating_sub(started.elapsed());
         let status = response.status();
         if status.is_success() {
-            return Ok((response, left));
+            return Ok(response);
         }
-        let headers = response.headers().clone();
-        let bytes = match tokio::time::timeout(left, response.bytes()).await {
+        let (head, body) = response.into_parts();
+        let bytes = match tokio::time::timeout_at(deadline, body.bytes()).await {
             Ok(Ok(b)) => b,
-            _ => bytes::Bytes::new(),
+            _ => Bytes::new(),
         };
-        Err(self.redact(error_from_response(status.as_u16(), &headers, &bytes)))
+        Err(self.redact(error_from_response(status.as_u16(), &head.headers, &bytes)))
     }
 
     async fn post_for_body(
@@ -224,9 +282,10 @@ impl Gemini {
         url: String,
         body: &Value,
         context: &RequestContext,
-    ) -> Result<bytes::Bytes, LlmError> {
-        let (response, left) = self.post(url, body, context).await?;
-        match tokio::time::timeout(left, response.bytes()).await {
+    ) -> Result<Bytes, LlmError> {
+        let deadline = self.call_deadline(context);
+        let response = self.post(url, body, deadline).await?;
+        match tokio::time::timeout_at(deadline, response.into_body().bytes()).await {
             Err(_) => Err(LlmError::new(ErrorKind::Timeout, "Gemini did not finish its answer in time")),
             Ok(Err(e)) => Err(transport_error(e)),
             Ok(Ok(b)) => Ok(b),
@@ -234,9 +293,56 @@ impl Gemini {
     }
 }
 
-fn transport_error(e: reqwest::Error) -> LlmError {
+fn invalid_base_url() -> LlmError {
+    LlmError::bad_request(
+        "invalid Gemini base URL: it must be an absolute http:// or https:// URL with a host \
+         (and the API version a path segment)",
+    )
+    .with_code("invalid_base_url")
+}
+
+/// `future`'s output, or `Err` once `deadline` passes first.
+async fn within<F: Future>(
+    deadline: Option<Instant>,
+    future: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await,
+        None => Ok(future.await),
+    }
+}
+
+/// The body's bytes as they arrive; the item after a failure or the passed `deadline` is the
+/// last, an [`LlmError`] (`Transport` or `Timeout`) that [`chat_stream_from_sse`] passes on as
+/// it is.
+fn body_stream(body: UpstreamBody, deadline: Option<Instant>) -> BoxStream<'static, Result<Bytes, LlmError>> {
+    let data = http_body_util::BodyDataStream::new(body);
+    futures_util::stream::unfold(Some(data), move |data| async move {
+        let mut data = data?;
+        match within(deadline, data.next()).await {
+            Err(_) => Some((
+                Err(LlmError::new(
+                    ErrorKind::Timeout,
+                    "the request deadline passed while reading the Gemini stream",
+                )),
+                None,
+            )),
+            Ok(None) => None,
+            Ok(Some(Err(e))) => Some((Err(transport_error(e)), None)),
+            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(data))),
+        }
+    })
+    .boxed()
+}
+
+fn transport_error(e: TransportError) -> LlmError {
+    if e.is_builder() {
+        return invalid_base_url();
+    }
     let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Transport };
-    LlmError::new(kind, "the request to Gemini failed").with_source(e.without_url())
+    let what = if e.is_connect() { "could not connect to Gemini" } else { "the request to Gemini failed" };
+    // The transport's errors name no URL and no header: no key can leak here.
+    LlmError::new(kind, what).with_source(e)
 }
 
 #[async_trait::async_trait]
@@ -260,8 +366,8 @@ impl Provider for Gemini {
         let path = model_path(&request.model)?;
         let body = build_generate_content_request(&request)?;
         let url = format!("{}?alt=sse", self.url(&path, "streamGenerateContent"));
-        let (response, _) = self.post(url, &body, context).await?;
-        Ok(chat_stream_from_sse(Box::pin(response.bytes_stream()), request.model))
+        let response = self.post(url, &body, self.call_deadline(context)).await?;
+        Ok(chat_stream_from_sse(body_stream(response.into_body(), context.deadline), request.model))
     }
 
     async fn embed(
@@ -323,6 +429,40 @@ mod tests {
         assert_eq!(g.auth, Some(Auth::ApiKey("code".into())));
         assert_eq!(g.url("models/x", "generateContent"), "http://proxy/v1beta/models/x:generateContent");
         assert!(Gemini::from_lookup(|_| None).auth.is_none());
+    }
+
+    #[test]
+    fn a_proxy_in_the_environment_keeps_reqwest() {
+        let direct = |name: &str| (name == "GEMINI_API_KEY").then(|| "AIzaKEY".to_owned());
+        assert!(!Gemini::from_lookup(direct).transport.is_reqwest());
+        for proxy in ["HTTPS_PROXY", "http_proxy", "ALL_PROXY"] {
+            let env = |name: &str| match name {
+                "GEMINI_API_KEY" => Some("AIzaKEY".to_owned()),
+                n if n == proxy => Some("http://proxy.internal:3128".to_owned()),
+                _ => None,
+            };
+            assert!(Gemini::from_lookup(env).transport.is_reqwest(), "{proxy}");
+        }
+        assert!(Gemini::new().with_client(reqwest::Client::new()).transport.is_reqwest());
+    }
+
+    #[tokio::test]
+    async fn an_invalid_base_url_is_a_typed_error_before_any_request() {
+        for base in ["not a url", "ftp://h.example", "/v1", "http://", "https://user:AIzaSECRET@ho st"] {
+            let g = Gemini::new().with_api_key("AIzaSECRET").with_base_url(base);
+            let request = ChatRequest::new("gemini-2.5-flash", vec![llm_core::ChatMessage::user("Hi")]);
+            let err = g.chat(request.clone(), &RequestContext::new()).await.unwrap_err();
+            assert_eq!(*err.kind(), ErrorKind::BadRequest, "{base}");
+            assert_eq!(err.code(), Some("invalid_base_url"), "{base}");
+            assert!(!format!("{err} {err:?}").contains("SECRET"), "{err:?}");
+            let err = g.chat_stream(request, &RequestContext::new()).await.err().unwrap();
+            assert_eq!(err.code(), Some("invalid_base_url"), "{base}");
+            let embed = EmbeddingRequest::new("text-embedding-004", "hi");
+            assert_eq!(
+                g.embed(embed, &RequestContext::new()).await.unwrap_err().code(),
+                Some("invalid_base_url")
+            );
+        }
     }
 
     #[test]

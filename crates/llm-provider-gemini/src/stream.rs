@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 
 use futures_util::{Stream, StreamExt};
-use llm_core::sse::SseStream;
+use llm_core::sse::{SseStream, SseStreamError};
 use llm_core::{
     ChatChunk, ChatStream, ChunkChoice, Delta, ErrorKind, Extra, FunctionCallDelta, LlmError, Role,
     ToolCallDelta, Usage,
@@ -268,7 +268,10 @@ fn apply_function_call(
 /// Turns a `streamGenerateContent?alt=sse` byte stream into a [`ChatStream`].
 ///
 /// Events are parsed as they arrive. An error event, a body that fails mid-way, or an end
-/// without a `finishReason` yields one error item, after which the stream ends.
+/// without a `finishReason` yields one error item, after which the stream ends. A body error
+/// is an [`ErrorKind::Transport`] error, unless the body stream yields an [`LlmError`] itself:
+/// that one is passed on as it is (the HTTP shell reports a passed deadline this way, as
+/// [`ErrorKind::Timeout`]).
 pub fn chat_stream_from_sse<S, B, E>(bytes: S, model: impl Into<String>) -> ChatStream
 where
     S: Stream<Item = Result<B, E>> + Send + Unpin + 'static,
@@ -297,6 +300,7 @@ where
             }
             let result = match st.events.next().await {
                 Some(Ok(event)) => st.parser.push_event(&event.data),
+                Some(Err(SseStreamError::Body(e))) => Err(body_error(e)),
                 Some(Err(e)) => {
                     Err(LlmError::new(ErrorKind::Transport, "the Gemini stream was cut off").with_source(e))
                 }
@@ -315,6 +319,16 @@ where
         }
     });
     Box::pin(stream)
+}
+
+/// A body error as the stream's last item: an [`LlmError`] as it is, anything else a
+/// `Transport` error.
+fn body_error<E: std::error::Error + Send + Sync + 'static>(e: E) -> LlmError {
+    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(e);
+    match boxed.downcast::<LlmError>() {
+        Ok(err) => *err,
+        Err(e) => LlmError::new(ErrorKind::Transport, "the Gemini stream was cut off").with_source(e),
+    }
 }
 
 #[cfg(test)]

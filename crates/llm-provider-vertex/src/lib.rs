@@ -4,6 +4,11 @@
 //! [`Vertex`] implements [`llm_core::Provider`] (chat, streamed chat, embeddings). It adds only
 //! what Vertex changes — URLs, authentication, the Claude body adjustments — and reuses the
 //! translation and parsing of `llm-provider-gemini` and `llm-provider-anthropic` unchanged.
+//! Requests and OAuth token exchanges go out on [`llm_core::transport`] (hyper-util's pooled
+//! client with rustls; reqwest when the environment names a proxy or [`Vertex::with_client`]
+//! hands one in). [`Vertex::with_timeout`] bounds a non-streamed call (token exchange included)
+//! and a stream's head; a request context's deadline bounds the whole call, every read of a
+//! stream included, and a passed one is [`ErrorKind::Timeout`](llm_core::ErrorKind).
 //!
 //! ```no_run
 //! use llm_core::{ChatMessage, ChatRequest, LlmRequest};
@@ -44,7 +49,8 @@
 //!
 //! A rejected exchange is [`ErrorKind::Authentication`](llm_core::ErrorKind) (throttling and
 //! server errors of the token endpoint keep their retryable kinds); [`Vertex::with_token_url`]
-//! points the exchange elsewhere (a proxy, a test server).
+//! points the exchange elsewhere (a proxy, a test server). A token URL that is not an absolute
+//! `http(s)` URL with a host is `BadRequest` with code `invalid_token_url`.
 //!
 //! Private keys and tokens never appear in `Debug` output or error messages.
 //!

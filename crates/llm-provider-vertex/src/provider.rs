@@ -1,15 +1,22 @@
-//! The HTTP shell: configuration, authentication and the [`Provider`] implementation.
+//! The HTTP shell: configuration, authentication and the [`Provider`] implementation, sending
+//! through [`llm_core::transport`].
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use http::{HeaderMap, HeaderValue};
+use llm_core::transport::{Transport, TransportError, UpstreamBody};
 use llm_core::{
     BoxLlmService, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, ErrorKind,
     LlmError, Provider, ProviderService, RequestContext, retry_after_from_headers,
 };
 use llm_provider_anthropic::TranslateOptions;
+use tokio::time::Instant;
 
 use crate::anthropic::to_vertex_anthropic_request;
 use crate::credentials::{CredentialsError, GoogleCredentials, ServiceAccountKey};
@@ -34,7 +41,14 @@ const MIN_REDACTED_LEN: usize = 8;
 /// The Google Vertex AI provider: Gemini and Claude models in a Google Cloud project.
 ///
 /// Settings made in code win over the environment. Clones share the service-account token
-/// cache. `Debug` never shows a private key or token.
+/// cache and one connection pool. `Debug` never shows a private key or token.
+///
+/// Requests and token exchanges go out on [`llm_core::transport`]: hyper-util's pooled client
+/// with rustls, or reqwest when `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set or
+/// [`with_client`](Self::with_client) hands one in. [`with_timeout`](Self::with_timeout) bounds
+/// a non-streamed call whole (token exchange included) and a stream's head; a request context's
+/// deadline bounds the whole call, every read of a stream included. A passed deadline is
+/// [`ErrorKind::Timeout`].
 ///
 /// ```
 /// use llm_provider_vertex::Vertex;
@@ -59,7 +73,7 @@ pub struct Vertex {
     timeout: Duration,
     drop_params: bool,
     default_max_tokens: Option<u32>,
-    client: reqwest::Client,
+    transport: Transport,
 }
 
 impl fmt::Debug for Vertex {
@@ -73,6 +87,7 @@ impl fmt::Debug for Vertex {
             .field("auth", &self.auth)
             .field("timeout", &self.timeout)
             .field("drop_params", &self.drop_params)
+            .field("transport", &self.transport)
             .finish_non_exhaustive()
     }
 }
@@ -84,8 +99,13 @@ impl Default for Vertex {
 }
 
 impl Vertex {
-    /// A provider for location `us-central1`, without project or credentials.
+    /// A provider for location `us-central1`, without project or credentials (the process
+    /// environment only chooses the transport: a proxy variable keeps reqwest).
     pub fn new() -> Self {
+        Self::with_transport(Transport::from_env())
+    }
+
+    fn with_transport(transport: Transport) -> Self {
         Self {
             project: None,
             location: DEFAULT_LOCATION.to_owned(),
@@ -97,12 +117,7 @@ impl Vertex {
             timeout: DEFAULT_TIMEOUT,
             drop_params: false,
             default_max_tokens: None,
-            client: reqwest::Client::builder()
-                .tcp_nodelay(true)
-                .pool_idle_timeout(llm_core::POOL_IDLE_TIMEOUT)
-                .pool_max_idle_per_host(llm_core::POOL_MAX_IDLE_PER_HOST)
-                .build()
-                .unwrap_or_default(),
+            transport,
         }
     }
 
@@ -115,7 +130,9 @@ impl Vertex {
     /// the project from `VERTEXAI_PROJECT`, `VERTEX_PROJECT` or `GOOGLE_CLOUD_PROJECT`; the
     /// location from `VERTEXAI_LOCATION` or `VERTEX_LOCATION` (default `us-central1`);
     /// credentials (a service-account key or authorized-user JSON) from the file named by
-    /// `GOOGLE_APPLICATION_CREDENTIALS`. Fails only when that file cannot be read or used.
+    /// `GOOGLE_APPLICATION_CREDENTIALS`; the transport from the proxy variables (`HTTPS_PROXY`,
+    /// `HTTP_PROXY` or `ALL_PROXY` keep reqwest). Fails only when the credentials file cannot be
+    /// read or used.
     ///
     /// ```
     /// let env = |name: &str| (name == "VERTEXAI_PROJECT").then(|| "p1".to_owned());
@@ -124,7 +141,7 @@ impl Vertex {
     /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, CredentialsError> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let mut vertex = Self::new();
+        let mut vertex = Self::with_transport(Transport::default_with_env(&lookup));
         vertex.project =
             get("VERTEXAI_PROJECT").or_else(|| get("VERTEX_PROJECT")).or_else(|| get("GOOGLE_CLOUD_PROJECT"));
         if let Some(location) = get("VERTEXAI_LOCATION").or_else(|| get("VERTEX_LOCATION")) {
@@ -190,7 +207,8 @@ impl Vertex {
     }
 
     /// Sends to `base_url` (scheme, host and optional path prefix, without the API version)
-    /// instead of the location's host.
+    /// instead of the location's host. A URL that is not absolute `http://` or `https://` with a
+    /// host makes every request fail with [`ErrorKind::BadRequest`] (code `invalid_base_url`).
     pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = Some(base_url.into().trim_end_matches('/').to_owned());
         self
@@ -209,7 +227,8 @@ impl Vertex {
     }
 
     /// Limits a whole non-streamed call (token exchange included), and the wait for a stream's
-    /// head (default 600 s). A shorter deadline in the request context wins.
+    /// head (default 600 s). A shorter deadline in the request context wins; the context's
+    /// deadline also bounds every read of a stream.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -227,9 +246,12 @@ impl Vertex {
         self
     }
 
-    /// Uses a caller-built HTTP client (proxies, TLS roots, pools), also for token exchanges.
+    /// Sends requests and token exchanges with a caller-built reqwest client (proxies, TLS
+    /// roots, pools, timeouts of its own) instead of the default transport: hyper-util's pooled
+    /// client with rustls, or reqwest when `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set (the
+    /// default transport follows no redirects and knows no proxies).
     pub fn with_client(mut self, client: reqwest::Client) -> Self {
-        self.client = client;
+        self.transport = Transport::reqwest(client);
         self
     }
 
@@ -285,19 +307,24 @@ impl Vertex {
         }
     }
 
-    fn budget(&self, context: &RequestContext) -> Duration {
-        context.remaining().map_or(self.timeout, |r| r.min(self.timeout))
+    /// The deadline of a non-streamed call and of a stream's head: the own timeout
+    /// ([`Self::with_timeout`]) from now, or the context's deadline when that is sooner.
+    fn call_deadline(&self, context: &RequestContext) -> Instant {
+        let own = Instant::now() + self.timeout;
+        context.deadline.map_or(own, |d| d.min(own))
     }
 
-    /// Authenticates and posts `body`; returns the successful response and the time left.
+    /// Authenticates and posts `body` to `url`; returns a successful answer's head, its body
+    /// unread. The token exchange and the head happen before `deadline`; an error status is
+    /// read (before `deadline`) and mapped.
     async fn post(
         &self,
         url: String,
         body: Vec<u8>,
         headers: HeaderMap,
         publisher: Publisher,
-        context: &RequestContext,
-    ) -> Result<(reqwest::Response, Duration), LlmError> {
+        deadline: Instant,
+    ) -> Result<http::Response<UpstreamBody>, LlmError> {
         let auth = self.auth.as_ref().ok_or_else(|| {
             LlmError::new(
                 ErrorKind::Authentication,
@@ -305,48 +332,52 @@ impl Vertex {
                  Vertex::with_service_account or Vertex::with_access_token",
             )
         })?;
-        let budget = self.budget(context);
-        if budget.is_zero() {
+        let uri = parse_url(url)?;
+        if deadline <= Instant::now() {
             return Err(LlmError::new(ErrorKind::Timeout, "the request deadline passed before sending"));
         }
-        let started = tokio::time::Instant::now();
+        let mut request = http::Request::new(Bytes::from(body));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        request
+            .headers_mut()
+            .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(project) = auth.quota_project() {
+            let value = HeaderValue::from_str(project).map_err(|_| {
+                LlmError::bad_request("the credentials' quota_project_id is not a valid header value")
+            })?;
+            request.headers_mut().insert("x-goog-user-project", value);
+        }
         let send = async {
-            let token = auth.token(&self.client).await?;
-            let mut bearer = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            let token = auth.token(&self.transport).await?;
+            let mut bearer = HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| {
                 LlmError::new(ErrorKind::Authentication, "the access token is not a valid header value")
             })?;
             bearer.set_sensitive(true);
-            let mut request = self.client.post(url).headers(headers);
-            if let Some(project) = auth.quota_project() {
-                request = request.header("x-goog-user-project", project);
-            }
-            let response = request
-                .header(http::header::AUTHORIZATION, bearer)
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(body)
-                .send()
-                .await
-                .map_err(transport_error)?;
+            request.headers_mut().insert(http::header::AUTHORIZATION, bearer);
+            let response = self.transport.send(request).await.map_err(transport_error);
             Ok::<_, LlmError>((response, token))
         };
-        let (response, token) = match tokio::time::timeout(budget, send).await {
+        let (response, token) = match tokio::time::timeout_at(deadline, send).await {
             Err(_) => return Err(LlmError::new(ErrorKind::Timeout, "Vertex AI did not answer in time")),
             Ok(result) => result.map_err(|e| redact(e, auth))?,
         };
-        let left = budget.saturating_sub(started.elapsed());
+        let response = response?;
         let status = response.status();
         if status.is_success() {
-            return Ok((response, left));
+            return Ok(response);
         }
         if status == http::StatusCode::UNAUTHORIZED {
             auth.rejected(&token).await;
         }
-        let headers = response.headers().clone();
-        let bytes = match tokio::time::timeout(left, response.bytes()).await {
+        let (head, body) = response.into_parts();
+        let bytes = match tokio::time::timeout_at(deadline, body.bytes()).await {
             Ok(Ok(b)) => b,
-            _ => bytes::Bytes::new(),
+            _ => Bytes::new(),
         };
-        Err(redact(upstream_error(publisher, status.as_u16(), &headers, &bytes), auth))
+        let err = upstream_error(publisher, status.as_u16(), &head.headers, &bytes);
+        Err(redact_token(redact(err, auth), &token))
     }
 
     async fn post_for_body(
@@ -356,9 +387,10 @@ impl Vertex {
         headers: HeaderMap,
         publisher: Publisher,
         context: &RequestContext,
-    ) -> Result<bytes::Bytes, LlmError> {
-        let (response, left) = self.post(url, body, headers, publisher, context).await?;
-        match tokio::time::timeout(left, response.bytes()).await {
+    ) -> Result<Bytes, LlmError> {
+        let deadline = self.call_deadline(context);
+        let response = self.post(url, body, headers, publisher, deadline).await?;
+        match tokio::time::timeout_at(deadline, response.into_body().bytes()).await {
             Err(_) => Err(LlmError::new(ErrorKind::Timeout, "Vertex AI did not finish its answer in time")),
             Ok(Err(e)) => Err(transport_error(e)),
             Ok(Ok(b)) => Ok(b),
@@ -421,17 +453,17 @@ impl Vertex {
         match publisher {
             Publisher::Anthropic => {
                 let (body, headers) = self.anthropic_request(&request, true)?;
-                let (response, _) = self.post(url, body, headers, publisher, context).await?;
-                Ok(llm_provider_anthropic::chunk_stream(Box::pin(response.bytes_stream())))
+                let response = self.post(url, body, headers, publisher, self.call_deadline(context)).await?;
+                Ok(llm_provider_anthropic::chunk_stream(body_stream(response.into_body(), context.deadline)))
             }
             _ => {
                 let body =
                     serde_json::to_vec(&llm_provider_gemini::build_generate_content_request(&request)?)?;
                 let mut headers = HeaderMap::new();
                 headers.insert(http::header::ACCEPT, HeaderValue::from_static("text/event-stream"));
-                let (response, _) = self.post(url, body, headers, publisher, context).await?;
+                let response = self.post(url, body, headers, publisher, self.call_deadline(context)).await?;
                 Ok(llm_provider_gemini::chat_stream_from_sse(
-                    Box::pin(response.bytes_stream()),
+                    body_stream(response.into_body(), context.deadline),
                     request.model,
                 ))
             }
@@ -497,9 +529,73 @@ fn redact(err: LlmError, auth: &TokenSource) -> LlmError {
     }
 }
 
-fn transport_error(e: reqwest::Error) -> LlmError {
+/// Removes an access token obtained from credentials from an error message, should an
+/// upstream ever echo it.
+fn redact_token(err: LlmError, token: &str) -> LlmError {
+    if token.len() >= MIN_REDACTED_LEN { err.redact_secret(token) } else { err }
+}
+
+/// A model URL parsed (it depends on the model, so each request parses its own); an unusable
+/// base URL is a typed error that does not repeat the URL.
+fn parse_url(url: String) -> Result<http::Uri, LlmError> {
+    let uri = http::Uri::try_from(url).map_err(|_| invalid_base_url())?;
+    let http_scheme = matches!(uri.scheme_str(), Some("http" | "https"));
+    if !http_scheme || uri.host().is_none_or(str::is_empty) {
+        return Err(invalid_base_url());
+    }
+    Ok(uri)
+}
+
+fn invalid_base_url() -> LlmError {
+    LlmError::bad_request(
+        "invalid Vertex AI base URL: it must be an absolute http:// or https:// URL with a host \
+         (and the API version a path segment)",
+    )
+    .with_code("invalid_base_url")
+}
+
+/// `future`'s output, or `Err` once `deadline` passes first.
+async fn within<F: Future>(
+    deadline: Option<Instant>,
+    future: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await,
+        None => Ok(future.await),
+    }
+}
+
+/// The body's bytes as they arrive; the item after a failure or the passed `deadline` is the
+/// last, an [`LlmError`] (`Transport` or `Timeout`) that both stream parsers pass on as it is.
+fn body_stream(body: UpstreamBody, deadline: Option<Instant>) -> BoxStream<'static, Result<Bytes, LlmError>> {
+    let data = http_body_util::BodyDataStream::new(body);
+    futures_util::stream::unfold(Some(data), move |data| async move {
+        let mut data = data?;
+        match within(deadline, data.next()).await {
+            Err(_) => Some((
+                Err(LlmError::new(
+                    ErrorKind::Timeout,
+                    "the request deadline passed while reading the Vertex AI stream",
+                )),
+                None,
+            )),
+            Ok(None) => None,
+            Ok(Some(Err(e))) => Some((Err(transport_error(e)), None)),
+            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(data))),
+        }
+    })
+    .boxed()
+}
+
+fn transport_error(e: TransportError) -> LlmError {
+    if e.is_builder() {
+        return invalid_base_url();
+    }
     let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Transport };
-    LlmError::new(kind, "the request to Vertex AI failed").with_source(e.without_url())
+    let what =
+        if e.is_connect() { "could not connect to Vertex AI" } else { "the request to Vertex AI failed" };
+    // The transport's errors name no URL and no header: no token can leak here.
+    LlmError::new(kind, what).with_source(e)
 }
 
 #[async_trait::async_trait]
@@ -593,6 +689,40 @@ mod tests {
             (name == "GOOGLE_APPLICATION_CREDENTIALS").then(|| "/nonexistent/sa.json".to_owned())
         };
         assert!(matches!(Vertex::from_lookup(missing), Err(CredentialsError::Read { .. })));
+    }
+
+    #[test]
+    fn a_proxy_in_the_environment_keeps_reqwest() {
+        let direct = |name: &str| (name == "VERTEXAI_PROJECT").then(|| "p".to_owned());
+        assert!(!Vertex::from_lookup(direct).unwrap().transport.is_reqwest());
+        for proxy in ["HTTPS_PROXY", "http_proxy", "ALL_PROXY"] {
+            let env = |name: &str| match name {
+                "VERTEXAI_PROJECT" => Some("p".to_owned()),
+                n if n == proxy => Some("http://proxy.internal:3128".to_owned()),
+                _ => None,
+            };
+            assert!(Vertex::from_lookup(env).unwrap().transport.is_reqwest(), "{proxy}");
+        }
+        assert!(Vertex::new().with_client(reqwest::Client::new()).transport.is_reqwest());
+    }
+
+    #[tokio::test]
+    async fn an_invalid_base_url_is_a_typed_error_before_any_request() {
+        for base in ["not a url", "ftp://h.example", "/v1", "http://", "https://user:ya29.SECRET@ho st"] {
+            let v = Vertex::new().with_project("p").with_access_token("ya29.SECRET").with_base_url(base);
+            for model in ["gemini-2.5-flash", "claude-sonnet-4-5@20250929"] {
+                let request = ChatRequest::new(model, vec![llm_core::ChatMessage::user("Hi")]);
+                let err = v.chat(request.clone(), &RequestContext::new()).await.unwrap_err();
+                assert_eq!(*err.kind(), ErrorKind::BadRequest, "{base}");
+                assert_eq!(err.code(), Some("invalid_base_url"), "{base}");
+                assert!(!format!("{err} {err:?}").contains("SECRET"), "{err:?}");
+                let err = v.chat_stream(request, &RequestContext::new()).await.err().unwrap();
+                assert_eq!(err.code(), Some("invalid_base_url"), "{base}");
+            }
+            let embed = EmbeddingRequest::new("text-embedding-005", "hi");
+            let err = v.embed(embed, &RequestContext::new()).await.unwrap_err();
+            assert_eq!(err.code(), Some("invalid_base_url"), "{base}");
+        }
     }
 
     #[test]

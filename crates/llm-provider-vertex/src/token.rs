@@ -4,6 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
+use http::HeaderValue;
+use llm_core::transport::{Transport, TransportError};
 use llm_core::{ErrorKind, LlmError, retry_after_from_headers};
 use serde::Deserialize;
 use tokio::sync::Mutex;
@@ -45,10 +48,10 @@ impl fmt::Debug for TokenSource {
 
 impl TokenSource {
     /// A token for the next request.
-    pub(crate) async fn token(&self, client: &reqwest::Client) -> Result<String, LlmError> {
+    pub(crate) async fn token(&self, transport: &Transport) -> Result<String, LlmError> {
         match self {
             TokenSource::Fixed(token) => Ok(token.clone()),
-            TokenSource::Refreshing(tokens) => tokens.token(client).await,
+            TokenSource::Refreshing(tokens) => tokens.token(transport).await,
         }
     }
 
@@ -83,6 +86,8 @@ struct CachedToken {
 pub(crate) struct RefreshingTokens {
     credentials: GoogleCredentials,
     token_url: String,
+    /// `token_url` parsed once; `None` when it is not an absolute `http(s)` URL with a host.
+    token_uri: Option<http::Uri>,
     /// Holding this lock across an exchange makes concurrent callers wait for one refresh.
     cache: Mutex<Option<CachedToken>>,
 }
@@ -102,7 +107,10 @@ struct OAuthError {
 impl RefreshingTokens {
     pub(crate) fn new(credentials: GoogleCredentials, token_url: Option<String>) -> Self {
         let token_url = token_url.unwrap_or_else(|| credentials.token_uri().to_owned());
-        Self { credentials, token_url, cache: Mutex::new(None) }
+        let token_uri = http::Uri::try_from(token_url.as_str()).ok().filter(|uri| {
+            matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some_and(|h| !h.is_empty())
+        });
+        Self { credentials, token_url, token_uri, cache: Mutex::new(None) }
     }
 
     pub(crate) fn credentials(&self) -> &GoogleCredentials {
@@ -131,34 +139,38 @@ impl RefreshingTokens {
         }
     }
 
-    async fn token(&self, client: &reqwest::Client) -> Result<String, LlmError> {
+    async fn token(&self, transport: &Transport) -> Result<String, LlmError> {
         let mut slot = self.cache.lock().await;
         if let Some(cached) = slot.as_ref().filter(|c| Instant::now() < c.refresh_at) {
             return Ok(cached.token.clone());
         }
-        let fresh = self.exchange(client).await?;
+        let fresh = self.exchange(transport).await?;
         let token = fresh.token.clone();
         *slot = Some(fresh);
         Ok(token)
     }
 
-    /// Trades a signed assertion (or a refresh token) for an access token.
-    async fn exchange(&self, client: &reqwest::Client) -> Result<CachedToken, LlmError> {
+    /// Trades a signed assertion (or a refresh token) for an access token. The caller bounds
+    /// it in time.
+    async fn exchange(&self, transport: &Transport) -> Result<CachedToken, LlmError> {
+        let uri = self.token_uri.clone().ok_or_else(invalid_token_url)?;
         let (form, secrets) = self.grant()?;
         let started = Instant::now();
-        let response = client
-            .post(&self.token_url)
-            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(http::header::ACCEPT, "application/json")
-            .body(form)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport_error)?;
+        let mut request = http::Request::new(Bytes::from(form));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        headers.insert(http::header::ACCEPT, HeaderValue::from_static("application/json"));
+        let response = transport.send(request).await.map_err(transport_error)?;
+        let (head, body) = response.into_parts();
+        let status = head.status.as_u16();
+        let body = body.bytes().await.map_err(transport_error)?;
         if !(200..300).contains(&status) {
-            return Err(exchange_error(status, &headers, &body, &secrets));
+            return Err(exchange_error(status, &head.headers, &body, &secrets));
         }
         let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|_| {
             LlmError::new(ErrorKind::Authentication, "the token endpoint answered with invalid JSON")
@@ -186,9 +198,22 @@ fn form_encode(value: &str) -> String {
     out
 }
 
-fn transport_error(e: reqwest::Error) -> LlmError {
+/// An unusable token URL (the key's `token_uri` or the one given to
+/// [`crate::Vertex::with_token_url`]); the URL is not repeated.
+fn invalid_token_url() -> LlmError {
+    LlmError::bad_request(
+        "invalid OAuth token URL: it must be an absolute http:// or https:// URL with a host",
+    )
+    .with_code("invalid_token_url")
+}
+
+fn transport_error(e: TransportError) -> LlmError {
+    if e.is_builder() {
+        return invalid_token_url();
+    }
     let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Transport };
-    LlmError::new(kind, "the request to the OAuth token endpoint failed").with_source(e.without_url())
+    // The transport's errors name no URL and no header: no secret can leak here.
+    LlmError::new(kind, "the request to the OAuth token endpoint failed").with_source(e)
 }
 
 /// A failed exchange: client errors (a rejected key or assertion) are
