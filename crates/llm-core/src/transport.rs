@@ -28,18 +28,25 @@
 //! # Ok(()) }
 //! ```
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_core::Stream;
+use futures_core::stream::BoxStream;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use tokio::time::error::Elapsed;
+use tokio::time::{Instant, Sleep};
+
+use crate::LlmError;
 
 /// How long a new connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -211,6 +218,101 @@ impl UpstreamBody {
     /// Reads the whole body.
     pub async fn bytes(self) -> Result<Bytes, TransportError> {
         Ok(self.collect().await?.to_bytes())
+    }
+
+    /// Reads the whole body before `deadline` (without one, as long as it takes).
+    pub async fn bytes_before(self, deadline: Option<Instant>) -> Result<Bytes, BodyReadError> {
+        match within(deadline, self.bytes()).await {
+            Err(_) => Err(BodyReadError::DeadlinePassed),
+            Ok(result) => result.map_err(BodyReadError::Transport),
+        }
+    }
+
+    /// The body's data as it arrives, every read before `deadline` (one timer for the whole
+    /// stream). A failed read or the passed deadline is the last item, as `to_error` maps it:
+    /// stream parsers pass an [`LlmError`] from the body on as it is.
+    ///
+    /// ```no_run
+    /// # async fn demo(body: llm_core::transport::UpstreamBody) {
+    /// use futures_util::StreamExt;
+    /// use llm_core::transport::BodyReadError;
+    /// use llm_core::{ErrorKind, LlmError};
+    /// let deadline = Some(tokio::time::Instant::now() + std::time::Duration::from_secs(30));
+    /// let mut data = body.into_stream(deadline, |e| match e {
+    ///     BodyReadError::DeadlinePassed => LlmError::new(ErrorKind::Timeout, "too slow"),
+    ///     BodyReadError::Transport(e) => LlmError::new(ErrorKind::Transport, "cut off").with_source(e),
+    /// });
+    /// while let Some(bytes) = data.next().await { /* … */ }
+    /// # }
+    /// ```
+    pub fn into_stream(
+        self,
+        deadline: Option<Instant>,
+        to_error: fn(BodyReadError) -> LlmError,
+    ) -> BoxStream<'static, Result<Bytes, LlmError>> {
+        let timer = deadline.map(|d| Box::pin(tokio::time::sleep_until(d)));
+        Box::pin(DeadlineBody { body: self, timer, to_error, done: false })
+    }
+}
+
+/// Waits for `future` until `deadline` (without one, as long as it takes).
+pub async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Result<F::Output, Elapsed> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await,
+        None => Ok(future.await),
+    }
+}
+
+/// Why reading a body before a deadline failed.
+#[derive(Debug)]
+pub enum BodyReadError {
+    /// The deadline passed first.
+    DeadlinePassed,
+    /// The connection failed.
+    Transport(TransportError),
+}
+
+/// [`UpstreamBody::into_stream`]'s stream.
+struct DeadlineBody {
+    body: UpstreamBody,
+    timer: Option<Pin<Box<Sleep>>>,
+    to_error: fn(BodyReadError) -> LlmError,
+    done: bool,
+}
+
+impl Stream for DeadlineBody {
+    type Item = Result<Bytes, LlmError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        loop {
+            match Pin::new(&mut this.body).poll_frame(cx) {
+                Poll::Pending => break,
+                Poll::Ready(None) => {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err((this.to_error)(BodyReadError::Transport(e)))));
+                }
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Poll::Ready(Some(Ok(data)));
+                    }
+                }
+            }
+        }
+        if let Some(timer) = &mut this.timer
+            && timer.as_mut().poll(cx).is_ready()
+        {
+            this.done = true;
+            return Poll::Ready(Some(Err((this.to_error)(BodyReadError::DeadlinePassed))));
+        }
+        Poll::Pending
     }
 }
 
@@ -397,5 +499,63 @@ mod tests {
         let err = Transport::reqwest(client).send(request).await.unwrap_err();
         assert!(err.is_timeout(), "{err}");
         assert!(!err.is_connect(), "{err}");
+    }
+
+    /// A server that sends a chunked answer's head and first chunk, then nothing.
+    async fn stalling_server() -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    let _ = socket.read(&mut buf).await;
+                    let head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n";
+                    let _ = socket.write_all(head).await;
+                    std::future::pending::<()>().await
+                });
+            }
+        });
+        port
+    }
+
+    fn late(e: BodyReadError) -> LlmError {
+        match e {
+            BodyReadError::DeadlinePassed => LlmError::new(crate::ErrorKind::Timeout, "late"),
+            BodyReadError::Transport(e) => LlmError::new(crate::ErrorKind::Transport, "cut").with_source(e),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_deadline_ends_a_stalled_body_on_both_transports() {
+        use futures_util::StreamExt;
+        let port = stalling_server().await;
+        for transport in [Transport::default_with_env(&env(vec![])), Transport::reqwest(reqwest_client())] {
+            let get = || http::Request::get(format!("http://127.0.0.1:{port}/")).body(Bytes::new()).unwrap();
+            let deadline = || Some(Instant::now() + Duration::from_millis(200));
+            let body = transport.send(get()).await.unwrap().into_body();
+            let items: Vec<_> = body.into_stream(deadline(), late).collect().await;
+            assert_eq!(items.len(), 2, "{transport:?}: {items:?}");
+            assert_eq!(items[0].as_ref().unwrap(), &Bytes::from_static(b"first"));
+            assert_eq!(items[1].as_ref().unwrap_err().kind(), &crate::ErrorKind::Timeout);
+            let body = transport.send(get()).await.unwrap().into_body();
+            let err = body.bytes_before(deadline()).await.unwrap_err();
+            assert!(matches!(err, BodyReadError::DeadlinePassed), "{transport:?}: {err:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_deadline_a_body_is_read_to_its_end() {
+        use futures_util::StreamExt;
+        let (port, _) = counting_server(1).await;
+        let transport = Transport::default_with_env(&env(vec![]));
+        let get = || http::Request::get(format!("http://127.0.0.1:{port}/")).body(Bytes::new()).unwrap();
+        let body = transport.send(get()).await.unwrap().into_body();
+        let items: Vec<_> = body.into_stream(None, late).collect().await;
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].as_ref().unwrap(), &Bytes::from_static(b"{}"));
+        let body = transport.send(get()).await.unwrap().into_body();
+        assert_eq!(body.bytes_before(None).await.unwrap(), Bytes::from_static(b"{}"));
     }
 }

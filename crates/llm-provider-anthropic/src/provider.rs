@@ -2,14 +2,11 @@
 //! [`Provider`].
 
 use std::fmt;
-use std::future::Future;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 use http::{HeaderMap, HeaderValue};
-use llm_core::transport::{Transport, TransportError, UpstreamBody};
+use llm_core::transport::{BodyReadError, Transport, TransportError, UpstreamBody, within};
 use llm_core::{
     BoxLlmService, ChatRequest, ChatResponse, ChatStream, ErrorKind, LlmError, Provider, ProviderService,
     RequestContext, retry_after_from_headers,
@@ -272,7 +269,7 @@ impl Anthropic {
             return Ok(response);
         }
         let retry_after = retry_after_from_headers(response.headers());
-        let body = read_body(response.into_body(), deadline).await?;
+        let body = response.into_body().bytes_before(deadline).await.map_err(body_error)?;
         Err(error_from_response(status.as_u16(), retry_after, &body))
     }
 
@@ -283,43 +280,12 @@ impl Anthropic {
     }
 }
 
-/// `future`'s output, or `Err` once `deadline` passes first.
-async fn within<F: Future>(
-    deadline: Option<Instant>,
-    future: F,
-) -> Result<F::Output, tokio::time::error::Elapsed> {
-    match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, future).await,
-        None => Ok(future.await),
+/// A failed or late read of the answer's body (whole, or as a stream: the stream's last item).
+fn body_error(e: BodyReadError) -> LlmError {
+    match e {
+        BodyReadError::DeadlinePassed => timeout_error("reading the answer"),
+        BodyReadError::Transport(e) => transport_error(e),
     }
-}
-
-/// The whole body, read before `deadline`.
-async fn read_body(body: UpstreamBody, deadline: Option<Instant>) -> Result<Bytes, LlmError> {
-    match within(deadline, body.bytes()).await {
-        Err(_) => Err(timeout_error("reading the answer")),
-        Ok(Err(e)) => Err(transport_error(e)),
-        Ok(Ok(bytes)) => Ok(bytes),
-    }
-}
-
-/// The body's bytes as they arrive; the item after a failure or the passed `deadline` is the
-/// last, an [`LlmError`] (`Transport` or `Timeout`) that [`chunk_stream`] passes on as it is.
-fn body_stream(body: UpstreamBody, deadline: Option<Instant>) -> BoxStream<'static, Result<Bytes, LlmError>> {
-    let data = http_body_util::BodyDataStream::new(body);
-    let Some(deadline) = deadline else {
-        return data.map(|item| item.map_err(transport_error)).boxed();
-    };
-    futures_util::stream::unfold(Some(data), move |data| async move {
-        let mut data = data?;
-        match tokio::time::timeout_at(deadline, data.next()).await {
-            Err(_) => Some((Err(timeout_error("reading the stream")), None)),
-            Ok(None) => None,
-            Ok(Some(Err(e))) => Some((Err(transport_error(e)), None)),
-            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(data))),
-        }
-    })
-    .boxed()
 }
 
 fn timeout_error(what: &str) -> LlmError {
@@ -351,7 +317,8 @@ impl Provider for Anthropic {
         let translated = self.translate(&request, false).map_err(|e| e.with_provider(NAME))?;
         let deadline = context.deadline;
         let response = self.send(translated, deadline, false).await.map_err(|e| self.finish(e))?;
-        let body = read_body(response.into_body(), deadline).await.map_err(|e| self.finish(e))?;
+        let body =
+            response.into_body().bytes_before(deadline).await.map_err(|e| self.finish(body_error(e)))?;
         from_messages_response(&body).map_err(|e| e.with_provider(NAME))
     }
 
@@ -363,7 +330,7 @@ impl Provider for Anthropic {
         let translated = self.translate(&request, true).map_err(|e| e.with_provider(NAME))?;
         let deadline = context.deadline;
         let response = self.send(translated, deadline, true).await.map_err(|e| self.finish(e))?;
-        Ok(chunk_stream(body_stream(response.into_body(), deadline)))
+        Ok(chunk_stream(response.into_body().into_stream(deadline, body_error)))
     }
 }
 

@@ -2,16 +2,13 @@
 //! `llm_core::Provider` implementation.
 
 use std::fmt;
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 use http::HeaderValue;
 use http::uri::{Authority, Scheme};
-use llm_core::transport::{Transport, TransportError, UpstreamBody};
+use llm_core::transport::{BodyReadError, Transport, TransportError, UpstreamBody, within};
 use llm_core::{
     BoxLlmService, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
     EmbeddingUsage, ErrorKind, Extra, LlmError, Provider, ProviderService, RequestContext,
@@ -275,7 +272,7 @@ impl Bedrock {
             .get("x-amzn-bedrock-input-token-count")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let bytes = read_body(response.into_body(), deadline).await?;
+        let bytes = response.into_body().bytes_before(deadline).await.map_err(body_error)?;
         Ok((bytes, tokens))
     }
 }
@@ -297,40 +294,12 @@ fn plain(value: String) -> Result<HeaderValue, LlmError> {
     })
 }
 
-/// `future`'s output, or `Err` once `deadline` passes first.
-async fn within<F: Future>(
-    deadline: Option<Instant>,
-    future: F,
-) -> Result<F::Output, tokio::time::error::Elapsed> {
-    match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, future).await,
-        None => Ok(future.await),
+/// A failed or late read of the answer's body (whole, or as a stream: the stream's last item).
+fn body_error(e: BodyReadError) -> LlmError {
+    match e {
+        BodyReadError::DeadlinePassed => timeout_error("reading the answer"),
+        BodyReadError::Transport(e) => transport_error(e),
     }
-}
-
-/// The whole body, read before `deadline`.
-async fn read_body(body: UpstreamBody, deadline: Option<Instant>) -> Result<Bytes, LlmError> {
-    match within(deadline, body.bytes()).await {
-        Err(_) => Err(timeout_error("reading the answer")),
-        Ok(Err(e)) => Err(transport_error(e)),
-        Ok(Ok(bytes)) => Ok(bytes),
-    }
-}
-
-/// The body's bytes as they arrive; the item after a failure or the passed `deadline` is the
-/// last, an [`LlmError`] (`Transport` or `Timeout`) that [`chunk_stream`] passes on as it is.
-fn body_stream(body: UpstreamBody, deadline: Option<Instant>) -> BoxStream<'static, Result<Bytes, LlmError>> {
-    let data = http_body_util::BodyDataStream::new(body);
-    futures_util::stream::unfold(Some(data), move |data| async move {
-        let mut data = data?;
-        match within(deadline, data.next()).await {
-            Err(_) => Some((Err(timeout_error("reading the stream")), None)),
-            Ok(None) => None,
-            Ok(Some(Err(e))) => Some((Err(transport_error(e)), None)),
-            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(data))),
-        }
-    })
-    .boxed()
 }
 
 fn timeout_error(what: &str) -> LlmError {
@@ -368,7 +337,7 @@ impl Provider for Bedrock {
             .and_then(|v| v.to_str().ok())
             .map(|r| format!("chatcmpl-{r}"))
             .unwrap_or_else(|| self.next_id());
-        let bytes = read_body(response.into_body(), deadline).await?;
+        let bytes = response.into_body().bytes_before(deadline).await.map_err(body_error)?;
         parse_converse(&bytes, &request.model, &id, now_secs()).map_err(|e| e.with_provider(PROVIDER))
     }
 
@@ -393,7 +362,7 @@ impl Provider for Bedrock {
             .map(|r| format!("chatcmpl-{r}"))
             .unwrap_or_else(|| self.next_id());
         let parser = StreamParser::new(id, request.model.clone(), now_secs());
-        Ok(chunk_stream(body_stream(response.into_body(), context.deadline), parser))
+        Ok(chunk_stream(response.into_body().into_stream(context.deadline, body_error), parser))
     }
 
     async fn embed(

@@ -2,14 +2,11 @@
 //! through [`llm_core::transport`].
 
 use std::fmt;
-use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 use http::{HeaderName, HeaderValue};
-use llm_core::transport::{Transport, TransportError, UpstreamBody};
+use llm_core::transport::{BodyReadError, Transport, TransportError, UpstreamBody};
 use llm_core::{
     ChatRequest, ChatResponse, ChatStream, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, ErrorKind,
     LlmError, Provider, RequestContext,
@@ -301,38 +298,14 @@ fn invalid_base_url() -> LlmError {
     .with_code("invalid_base_url")
 }
 
-/// `future`'s output, or `Err` once `deadline` passes first.
-async fn within<F: Future>(
-    deadline: Option<Instant>,
-    future: F,
-) -> Result<F::Output, tokio::time::error::Elapsed> {
-    match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, future).await,
-        None => Ok(future.await),
-    }
-}
-
-/// The body's bytes as they arrive; the item after a failure or the passed `deadline` is the
-/// last, an [`LlmError`] (`Transport` or `Timeout`) that [`chat_stream_from_sse`] passes on as
-/// it is.
-fn body_stream(body: UpstreamBody, deadline: Option<Instant>) -> BoxStream<'static, Result<Bytes, LlmError>> {
-    let data = http_body_util::BodyDataStream::new(body);
-    futures_util::stream::unfold(Some(data), move |data| async move {
-        let mut data = data?;
-        match within(deadline, data.next()).await {
-            Err(_) => Some((
-                Err(LlmError::new(
-                    ErrorKind::Timeout,
-                    "the request deadline passed while reading the Gemini stream",
-                )),
-                None,
-            )),
-            Ok(None) => None,
-            Ok(Some(Err(e))) => Some((Err(transport_error(e)), None)),
-            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(data))),
+/// A failed or late read of a stream's body, as the stream's last item.
+fn stream_error(e: BodyReadError) -> LlmError {
+    match e {
+        BodyReadError::DeadlinePassed => {
+            LlmError::new(ErrorKind::Timeout, "the request deadline passed while reading the Gemini stream")
         }
-    })
-    .boxed()
+        BodyReadError::Transport(e) => transport_error(e),
+    }
 }
 
 fn transport_error(e: TransportError) -> LlmError {
@@ -367,7 +340,10 @@ impl Provider for Gemini {
         let body = build_generate_content_request(&request)?;
         let url = format!("{}?alt=sse", self.url(&path, "streamGenerateContent"));
         let response = self.post(url, &body, self.call_deadline(context)).await?;
-        Ok(chat_stream_from_sse(body_stream(response.into_body(), context.deadline), request.model))
+        Ok(chat_stream_from_sse(
+            response.into_body().into_stream(context.deadline, stream_error),
+            request.model,
+        ))
     }
 
     async fn embed(

@@ -2,15 +2,12 @@
 //! through [`llm_core::transport`].
 
 use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 use http::{HeaderMap, HeaderValue};
-use llm_core::transport::{Transport, TransportError, UpstreamBody};
+use llm_core::transport::{BodyReadError, Transport, TransportError, UpstreamBody};
 use llm_core::{
     BoxLlmService, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, ErrorKind,
     LlmError, Provider, ProviderService, RequestContext, retry_after_from_headers,
@@ -454,7 +451,9 @@ impl Vertex {
             Publisher::Anthropic => {
                 let (body, headers) = self.anthropic_request(&request, true)?;
                 let response = self.post(url, body, headers, publisher, self.call_deadline(context)).await?;
-                Ok(llm_provider_anthropic::chunk_stream(body_stream(response.into_body(), context.deadline)))
+                Ok(llm_provider_anthropic::chunk_stream(
+                    response.into_body().into_stream(context.deadline, stream_error),
+                ))
             }
             _ => {
                 let body =
@@ -463,7 +462,7 @@ impl Vertex {
                 headers.insert(http::header::ACCEPT, HeaderValue::from_static("text/event-stream"));
                 let response = self.post(url, body, headers, publisher, self.call_deadline(context)).await?;
                 Ok(llm_provider_gemini::chat_stream_from_sse(
-                    body_stream(response.into_body(), context.deadline),
+                    response.into_body().into_stream(context.deadline, stream_error),
                     request.model,
                 ))
             }
@@ -554,37 +553,15 @@ fn invalid_base_url() -> LlmError {
     .with_code("invalid_base_url")
 }
 
-/// `future`'s output, or `Err` once `deadline` passes first.
-async fn within<F: Future>(
-    deadline: Option<Instant>,
-    future: F,
-) -> Result<F::Output, tokio::time::error::Elapsed> {
-    match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, future).await,
-        None => Ok(future.await),
+/// A failed or late read of a stream's body, as the stream's last item.
+fn stream_error(e: BodyReadError) -> LlmError {
+    match e {
+        BodyReadError::DeadlinePassed => LlmError::new(
+            ErrorKind::Timeout,
+            "the request deadline passed while reading the Vertex AI stream",
+        ),
+        BodyReadError::Transport(e) => transport_error(e),
     }
-}
-
-/// The body's bytes as they arrive; the item after a failure or the passed `deadline` is the
-/// last, an [`LlmError`] (`Transport` or `Timeout`) that both stream parsers pass on as it is.
-fn body_stream(body: UpstreamBody, deadline: Option<Instant>) -> BoxStream<'static, Result<Bytes, LlmError>> {
-    let data = http_body_util::BodyDataStream::new(body);
-    futures_util::stream::unfold(Some(data), move |data| async move {
-        let mut data = data?;
-        match within(deadline, data.next()).await {
-            Err(_) => Some((
-                Err(LlmError::new(
-                    ErrorKind::Timeout,
-                    "the request deadline passed while reading the Vertex AI stream",
-                )),
-                None,
-            )),
-            Ok(None) => None,
-            Ok(Some(Err(e))) => Some((Err(transport_error(e)), None)),
-            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(data))),
-        }
-    })
-    .boxed()
 }
 
 fn transport_error(e: TransportError) -> LlmError {
