@@ -305,17 +305,16 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn counts_and_renders() {
-        let m = Metrics::default();
-        let mut r = SpendRecord {
+    /// A successful call of `g` on deployment `d`, with no usage.
+    fn record() -> SpendRecord {
+        SpendRecord {
             request_id: None,
-            model: "g\"x".into(),
+            model: "g".into(),
             provider: None,
             deployment: Some("d".into()),
             caller: Caller::default(),
             tags: vec![],
-            usage: Some(Usage::new(7, 3)),
+            usage: None,
             cost: Err(CostUnknown::NoUsage),
             latency: Duration::from_millis(30),
             time_to_first_token: None,
@@ -323,7 +322,13 @@ mod tests {
             started_at: SystemTime::now(),
             stream: false,
             cache_hit: false,
-        };
+        }
+    }
+
+    #[test]
+    fn counts_and_renders() {
+        let m = Metrics::default();
+        let mut r = SpendRecord { model: "g\"x".into(), usage: Some(Usage::new(7, 3)), ..record() };
         m.observe(&r);
         r.status = SpendStatus::Failed(ErrorKind::Timeout);
         m.observe(&r);
@@ -347,20 +352,10 @@ mod tests {
     fn time_to_first_token_and_overhead_histograms() {
         let m = Metrics::default();
         let r = SpendRecord {
-            request_id: None,
-            model: "g".into(),
-            provider: None,
-            deployment: Some("d".into()),
-            caller: Caller::default(),
-            tags: vec![],
-            usage: None,
-            cost: Err(CostUnknown::NoUsage),
             latency: Duration::from_millis(900),
             time_to_first_token: Some(Duration::from_millis(200)),
-            status: SpendStatus::Success,
-            started_at: SystemTime::now(),
             stream: true,
-            cache_hit: false,
+            ..record()
         };
         m.observe(&r);
         m.observe_overhead("d", Duration::from_micros(80));
@@ -399,20 +394,11 @@ mod tests {
                         // Every thread creates the same new series at once, and one of its own.
                         let group = if i % 2 == 0 { "shared".to_owned() } else { format!("own-{t}") };
                         let r = SpendRecord {
-                            request_id: None,
                             model: group,
-                            provider: None,
-                            deployment: Some("d".into()),
                             caller: Caller { key_id: Some("0123456789abcdef".into()), ..Caller::default() },
-                            tags: vec![],
                             usage: Some(Usage::new(1, 2)),
-                            cost: Err(CostUnknown::NoUsage),
                             latency: Duration::from_millis(1),
-                            time_to_first_token: None,
-                            status: SpendStatus::Success,
-                            started_at: SystemTime::now(),
-                            stream: false,
-                            cache_hit: false,
+                            ..record()
                         };
                         m.observe(&r);
                         m.observe_overhead("d", Duration::from_micros(20));
