@@ -2,10 +2,11 @@
 //! requests in flight, per scope (`key:<hash>`, `team:<id>`). Checking and booking every scope of
 //! a request happen under one lock, so concurrent requests cannot together pass a limit.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hashbrown::HashMap;
 use tokio::time::Instant;
 
 const WINDOW: Duration = Duration::from_secs(60);
@@ -92,7 +93,7 @@ impl Limiter {
         let now = Instant::now();
         let mut map = self.lock();
         for l in limits {
-            let u = map.entry(l.scope.clone()).or_default();
+            let u = map.entry_ref(l.scope.as_str()).or_default();
             u.expire(now);
             let refuse = |limit, retry_after| LimitRefusal { limit, scope: l.scope.clone(), retry_after };
             if let Some(rpm) = l.rpm
@@ -115,7 +116,7 @@ impl Limiter {
         }
         let mut parallel = Vec::new();
         for l in limits {
-            let u = map.entry(l.scope.clone()).or_default();
+            let u = map.entry_ref(l.scope.as_str()).or_default();
             if l.rpm.is_some() {
                 u.requests.push_back(now);
             }
@@ -135,7 +136,7 @@ impl Limiter {
         let now = Instant::now();
         let mut map = self.lock();
         for scope in scopes {
-            let u = map.entry(scope.clone()).or_default();
+            let u = map.entry_ref(scope.as_str()).or_default();
             u.expire(now);
             u.tokens.push_back((now, tokens));
             u.token_sum = u.token_sum.saturating_add(tokens);
