@@ -18,6 +18,12 @@ fn client(server: &MockServer) -> Anthropic {
     Anthropic::new(KEY).with_base_url(server.url())
 }
 
+/// [`client`] on the default transport, or (`reqwest`) on a caller's reqwest client.
+fn client_on(server: &MockServer, reqwest: bool) -> Anthropic {
+    let c = client(server);
+    if reqwest { c.with_http_client(reqwest::Client::new()) } else { c }
+}
+
 fn request() -> ChatRequest {
     ChatRequest::new("anthropic/claude-sonnet-4-5", vec![ChatMessage::user("Hi")]).with_max_tokens(50)
 }
@@ -284,11 +290,9 @@ fn stalling_after_the_head(first: &'static str) -> MockResponse {
 
 #[tokio::test]
 async fn the_deadline_covers_the_head_and_the_whole_body_on_both_transports() {
-    let default = |server: &MockServer| client(server);
-    let reqwest = |server: &MockServer| client(server).with_http_client(reqwest::Client::new());
-    for make in [&default as &dyn Fn(&MockServer) -> Anthropic, &reqwest] {
+    for reqwest in [false, true] {
         let server = MockServer::start().await;
-        let c = make(&server);
+        let c = client_on(&server, reqwest);
         // No head in time.
         server.push(MockResponse::hang());
         server.push(
@@ -311,11 +315,9 @@ async fn the_deadline_covers_the_head_and_the_whole_body_on_both_transports() {
 #[tokio::test]
 async fn a_stream_past_the_deadline_ends_with_a_timeout_item_on_both_transports() {
     let start = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\",\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}\n\n";
-    let default = |server: &MockServer| client(server);
-    let reqwest = |server: &MockServer| client(server).with_http_client(reqwest::Client::new());
-    for make in [&default as &dyn Fn(&MockServer) -> Anthropic, &reqwest] {
+    for reqwest in [false, true] {
         let server = MockServer::start().await;
-        let c = make(&server);
+        let c = client_on(&server, reqwest);
         server.push(MockResponse::hang());
         let ctx = RequestContext::new().with_timeout(Duration::from_millis(300));
         let err = c.chat_stream(request(), &ctx).await.err().expect("no head in time");
