@@ -255,6 +255,18 @@ impl UpstreamBody {
     }
 }
 
+/// Whether `uri` is one a transport can send to: absolute `http://` or `https://` with a host.
+///
+/// ```
+/// use llm_core::transport::is_http_url;
+/// assert!(is_http_url(&"https://api.example.com/v1".parse().unwrap()));
+/// assert!(!is_http_url(&"ftp://files.example.com".parse().unwrap()));
+/// assert!(!is_http_url(&"/v1/messages".parse().unwrap()));
+/// ```
+pub fn is_http_url(uri: &http::Uri) -> bool {
+    matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some_and(|h| !h.is_empty())
+}
+
 /// Waits for `future` until `deadline` (without one, as long as it takes).
 pub async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Result<F::Output, Elapsed> {
     match deadline {

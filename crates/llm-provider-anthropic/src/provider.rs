@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
-use llm_core::transport::{BodyReadError, Transport, TransportError, UpstreamBody, within};
+use llm_core::transport::{BodyReadError, Transport, TransportError, UpstreamBody, is_http_url, within};
 use llm_core::{
     BoxLlmService, ChatRequest, ChatResponse, ChatStream, ErrorKind, LlmError, Provider, ProviderService,
     RequestContext, retry_after_from_headers,
@@ -191,8 +191,7 @@ impl Anthropic {
             return Ok(uri.clone());
         }
         let uri: http::Uri = self.messages_url().parse().map_err(|_| ConfigError::InvalidBaseUrl)?;
-        let http_scheme = matches!(uri.scheme_str(), Some("http" | "https"));
-        if !http_scheme || uri.host().is_none_or(str::is_empty) {
+        if !is_http_url(&uri) {
             return Err(ConfigError::InvalidBaseUrl);
         }
         let _ = self.messages_uri.set(uri.clone());

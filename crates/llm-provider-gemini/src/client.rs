@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
-use llm_core::transport::{BodyReadError, Transport, TransportError, UpstreamBody};
+use llm_core::transport::{BodyReadError, Transport, TransportError, UpstreamBody, is_http_url};
 use llm_core::{
     ChatRequest, ChatResponse, ChatStream, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, ErrorKind,
     LlmError, Provider, RequestContext,
@@ -206,8 +206,7 @@ impl Gemini {
     /// URL or API version is a typed error that does not repeat the URL.
     fn uri(url: String) -> Result<http::Uri, LlmError> {
         let uri = http::Uri::try_from(url).map_err(|_| invalid_base_url())?;
-        let http_scheme = matches!(uri.scheme_str(), Some("http" | "https"));
-        if !http_scheme || uri.host().is_none_or(str::is_empty) {
+        if !is_http_url(&uri) {
             return Err(invalid_base_url());
         }
         Ok(uri)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use llm_core::transport::{Transport, TransportError, UpstreamBody};
+use llm_core::transport::{Transport, TransportError, UpstreamBody, is_http_url};
 use llm_core::{
     BoxLlmService, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, ErrorKind,
     LlmError, Provider, ProviderService, RequestContext,
@@ -308,8 +308,7 @@ impl OpenAi {
         }
         let url: http::Uri =
             self.url(endpoint, model)?.parse().map_err(|e| self.invalid_url().with_source(e))?;
-        let http_scheme = matches!(url.scheme_str(), Some("http" | "https"));
-        if !http_scheme || url.host().is_none_or(str::is_empty) {
+        if !is_http_url(&url) {
             return Err(self.invalid_url());
         }
         if cacheable {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
-use llm_core::transport::{BodyReadError, Transport, TransportError, UpstreamBody};
+use llm_core::transport::{BodyReadError, Transport, TransportError, UpstreamBody, is_http_url};
 use llm_core::{
     BoxLlmService, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, ErrorKind,
     LlmError, Provider, ProviderService, RequestContext, retry_after_from_headers,
@@ -538,8 +538,7 @@ fn redact_token(err: LlmError, token: &str) -> LlmError {
 /// base URL is a typed error that does not repeat the URL.
 fn parse_url(url: String) -> Result<http::Uri, LlmError> {
     let uri = http::Uri::try_from(url).map_err(|_| invalid_base_url())?;
-    let http_scheme = matches!(uri.scheme_str(), Some("http" | "https"));
-    if !http_scheme || uri.host().is_none_or(str::is_empty) {
+    if !is_http_url(&uri) {
         return Err(invalid_base_url());
     }
     Ok(uri)

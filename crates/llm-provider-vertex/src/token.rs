@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::HeaderValue;
-use llm_core::transport::{Transport, TransportError};
+use llm_core::transport::{Transport, TransportError, is_http_url};
 use llm_core::{ErrorKind, LlmError, retry_after_from_headers};
 use serde::Deserialize;
 use tokio::sync::Mutex;
@@ -107,9 +107,7 @@ struct OAuthError {
 impl RefreshingTokens {
     pub(crate) fn new(credentials: GoogleCredentials, token_url: Option<String>) -> Self {
         let token_url = token_url.unwrap_or_else(|| credentials.token_uri().to_owned());
-        let token_uri = http::Uri::try_from(token_url.as_str()).ok().filter(|uri| {
-            matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some_and(|h| !h.is_empty())
-        });
+        let token_uri = http::Uri::try_from(token_url.as_str()).ok().filter(is_http_url);
         Self { credentials, token_url, token_uri, cache: Mutex::new(None) }
     }
 
