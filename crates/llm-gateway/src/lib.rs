@@ -57,6 +57,7 @@
 
 mod app;
 pub mod config;
+mod idle_thread;
 mod keys;
 mod messages;
 mod metrics;

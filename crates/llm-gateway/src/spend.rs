@@ -18,6 +18,8 @@ use rusqlite::{Connection, params_from_iter, types::Value as SqlValue};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::idle_thread::IdleThread;
+
 /// Rows waiting to be written; past this, `record` hands the row to a task that waits for room.
 pub const QUEUE_CAPACITY: usize = 10_000;
 const BATCH: usize = 512;
@@ -605,7 +607,41 @@ async fn next_batch(rx: &mut mpsc::Receiver<Msg>, buf: &mut Vec<Msg>) -> bool {
     true
 }
 
+/// Rows the SQLite writer commits per transaction on its idle-priority thread (see
+/// [`crate::idle_thread`]): few, so that a transaction held up by busy CPUs keeps the connection
+/// (and `/spend/logs`) only briefly.
+const IDLE_BATCH: usize = 64;
+
+/// Rows queued beyond which the SQLite writer stops waiting for idle CPU time and writes on an
+/// ordinary blocking thread, until the queue is short again.
+const URGENT_BACKLOG: usize = 1_024;
+
+/// How the writer writes its next rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NextWrite {
+    /// This many rows, on the idle-priority thread.
+    Idle(usize),
+    /// Every pending row, on an ordinary blocking thread.
+    Urgent,
+}
+
+/// Idle CPU time suffices while the writer keeps up; a flush (shutdown, tests) or a backlog
+/// must not wait for the CPUs to go idle.
+fn next_write(pending: usize, queued: usize, flushing: bool) -> NextWrite {
+    if flushing || queued >= URGENT_BACKLOG {
+        NextWrite::Urgent
+    } else {
+        NextWrite::Idle(pending.min(IDLE_BATCH))
+    }
+}
+
 async fn writer(mut rx: mpsc::Receiver<Msg>, db: Backend, batches: Arc<std::sync::atomic::AtomicU64>) {
+    let idle = match db {
+        Backend::Sqlite(_) => IdleThread::spawn("spend-writer")
+            .inspect_err(|e| tracing::warn!(error = %e, "spend writer: no idle-priority thread"))
+            .ok(),
+        Backend::Postgres(_) => None,
+    };
     let mut buf = Vec::with_capacity(BATCH);
     while next_batch(&mut rx, &mut buf).await {
         let mut rows = Vec::new();
@@ -616,22 +652,17 @@ async fn writer(mut rx: mpsc::Receiver<Msg>, db: Backend, batches: Arc<std::sync
                 Msg::Flush(ack) => acks.push(ack),
             }
         }
-        if !rows.is_empty() {
-            let count = rows.len();
-            let result: Result<(), String> = match &db {
-                Backend::Sqlite(db) => {
-                    let db = Arc::clone(db);
-                    tokio::task::spawn_blocking(move || {
-                        let mut conn = db.lock().unwrap_or_else(|p| p.into_inner());
-                        insert(&mut conn, &rows)
-                    })
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string()))
+        while !rows.is_empty() {
+            let (chunk, on_idle) = match next_write(rows.len(), rx.len(), !acks.is_empty()) {
+                NextWrite::Idle(n) if n < rows.len() => {
+                    let rest = rows.split_off(n);
+                    (std::mem::replace(&mut rows, rest), true)
                 }
-                Backend::Postgres(c) => insert_pg(c, &rows).await.map_err(|e| e.to_string()),
+                NextWrite::Idle(_) => (std::mem::take(&mut rows), true),
+                NextWrite::Urgent => (std::mem::take(&mut rows), false),
             };
-            match result {
+            let count = chunk.len();
+            match write_rows(&db, idle.as_ref().filter(|_| on_idle), chunk).await {
                 Ok(()) => {
                     batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::debug!(count, "spend rows written");
@@ -642,6 +673,24 @@ async fn writer(mut rx: mpsc::Receiver<Msg>, db: Backend, batches: Arc<std::sync
         for ack in acks {
             let _ = ack.send(());
         }
+    }
+}
+
+/// Writes `rows` in one transaction: SQLite on `idle` when given, else on a blocking thread.
+async fn write_rows(db: &Backend, idle: Option<&IdleThread>, rows: Vec<SpendRow>) -> Result<(), String> {
+    match db {
+        Backend::Sqlite(db) => {
+            let db = Arc::clone(db);
+            let job = move || {
+                let mut conn = db.lock().unwrap_or_else(|p| p.into_inner());
+                insert(&mut conn, &rows).map_err(|e| e.to_string())
+            };
+            match idle {
+                Some(thread) => thread.run(job).await.unwrap_or_else(|| Err("the writer panicked".into())),
+                None => tokio::task::spawn_blocking(job).await.map_err(|e| e.to_string()).and_then(|r| r),
+            }
+        }
+        Backend::Postgres(c) => insert_pg(c, &rows).await.map_err(|e| e.to_string()),
     }
 }
 
@@ -699,6 +748,32 @@ mod tests {
             stream: false,
             cache_hit: false,
         }
+    }
+
+    #[test]
+    fn the_writer_waits_for_idle_cpus_only_while_it_keeps_up() {
+        assert_eq!(next_write(10, 0, false), NextWrite::Idle(10));
+        assert_eq!(next_write(500, URGENT_BACKLOG - 1, false), NextWrite::Idle(IDLE_BATCH));
+        assert_eq!(next_write(500, URGENT_BACKLOG, false), NextWrite::Urgent);
+        assert_eq!(next_write(3, 0, true), NextWrite::Urgent);
+    }
+
+    /// Rows written without a flush go through the idle-priority thread, in transactions of at
+    /// most [`IDLE_BATCH`] rows.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rows_without_a_flush_are_written_on_the_idle_thread() {
+        let store = SpendStore::open(":memory:").unwrap();
+        let sink = store.sink();
+        for _ in 0..(IDLE_BATCH + 1) {
+            sink.record(record("m", "k", SpendStatus::Success));
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while store.batches_written() < 2 {
+            assert!(std::time::Instant::now() < deadline, "rows not written without a flush");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(store.logs(SpendFilter::default()).await.unwrap().len(), IDLE_BATCH + 1);
+        assert_eq!(store.batches_written(), 2, "{} rows in transactions of {IDLE_BATCH}", IDLE_BATCH + 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
