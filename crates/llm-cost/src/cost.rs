@@ -258,13 +258,15 @@ impl PriceTable {
 pub fn compute_cost(model: &ResolvedModel, input: &CostInput) -> Result<Cost, CostUnknown> {
     let price: &ModelPrice = &model.price;
     let rates = Rates::new(price, input);
-    let missing =
-        |field: &str| CostUnknown::MissingPrice { model: model.key.clone(), field: field.to_owned() };
-    let priced = |count: u64, rate: Option<f64>, field: &str| -> Result<f64, CostUnknown> {
+    // A kind of token the call did not use costs nothing, and its price is not even looked up
+    // (a call uses two or three of the eleven kinds; each lookup searches the row by name).
+    let priced = |count: u64, rate: &dyn Fn() -> Option<f64>, field: &str| -> Result<f64, CostUnknown> {
         if count == 0 {
             return Ok(0.0);
         }
-        rate.map(|r| r * count as f64).ok_or_else(|| missing(field))
+        rate()
+            .map(|r| r * count as f64)
+            .ok_or_else(|| CostUnknown::MissingPrice { model: model.key.clone(), field: field.to_owned() })
     };
 
     let mut b = CostBreakdown::default();
@@ -285,8 +287,8 @@ pub fn compute_cost(model: &ResolvedModel, input: &CostInput) -> Result<Cost, Co
     }
     b.per_request = rates.rate("input_cost_per_request").unwrap_or(0.0);
 
-    let input_rate = rates.rate("input_cost_per_token");
-    let output_rate = rates.rate("output_cost_per_token");
+    let input_rate = || rates.rate("input_cost_per_token");
+    let output_rate = || rates.rate("output_cost_per_token");
 
     let creation_1h = input.cache_creation_1h_tokens.min(input.cache_creation_tokens);
     let creation_5m = input.cache_creation_tokens - creation_1h;
@@ -295,32 +297,35 @@ pub fn compute_cost(model: &ResolvedModel, input: &CostInput) -> Result<Cost, Co
         .saturating_sub(input.cached_tokens)
         .saturating_sub(input.cache_creation_tokens)
         .saturating_sub(input.prompt_audio_tokens);
-    b.input = priced(text_in, input_rate, "input_cost_per_token")?;
-    let cache_read_rate = rates
-        .rate("cache_read_input_token_cost")
-        .or_else(|| rates.rate("input_cost_per_token_cache_hit"))
-        .or(input_rate);
-    b.cache_read = priced(input.cached_tokens, cache_read_rate, "input_cost_per_token")?;
-    let creation_rate = rates.rate("cache_creation_input_token_cost").or(input_rate);
-    let creation_1h_rate = rates.rate("cache_creation_input_token_cost_above_1hr").or(creation_rate);
-    b.cache_creation = priced(creation_5m, creation_rate, "input_cost_per_token")?
-        + priced(creation_1h, creation_1h_rate, "cache_creation_input_token_cost_above_1hr")?;
-    let audio_in_rate = rates.rate("input_cost_per_audio_token").or(input_rate);
-    b.audio = priced(input.prompt_audio_tokens, audio_in_rate, "input_cost_per_audio_token")?;
+    b.input = priced(text_in, &input_rate, "input_cost_per_token")?;
+    let cache_read_rate = || {
+        rates
+            .rate("cache_read_input_token_cost")
+            .or_else(|| rates.rate("input_cost_per_token_cache_hit"))
+            .or_else(input_rate)
+    };
+    b.cache_read = priced(input.cached_tokens, &cache_read_rate, "input_cost_per_token")?;
+    let creation_rate = || rates.rate("cache_creation_input_token_cost").or_else(input_rate);
+    let creation_1h_rate = || rates.rate("cache_creation_input_token_cost_above_1hr").or_else(creation_rate);
+    b.cache_creation = priced(creation_5m, &creation_rate, "input_cost_per_token")?
+        + priced(creation_1h, &creation_1h_rate, "cache_creation_input_token_cost_above_1hr")?;
+    let audio_in_rate = || rates.rate("input_cost_per_audio_token").or_else(input_rate);
+    b.audio = priced(input.prompt_audio_tokens, &audio_in_rate, "input_cost_per_audio_token")?;
 
     let text_out = input
         .completion_tokens
         .saturating_sub(input.reasoning_tokens)
         .saturating_sub(input.completion_audio_tokens)
         .saturating_sub(input.completion_image_tokens);
-    b.output = priced(text_out, output_rate, "output_cost_per_token")?;
-    let reasoning_rate = rates.rate("output_cost_per_reasoning_token").or(output_rate);
-    b.reasoning = priced(input.reasoning_tokens, reasoning_rate, "output_cost_per_token")?;
-    let audio_out_rate = rates.rate("output_cost_per_audio_token").or(output_rate);
-    b.audio += priced(input.completion_audio_tokens, audio_out_rate, "output_cost_per_audio_token")?;
-    let image_token_rate = rates.rate("output_cost_per_image_token").or(output_rate);
-    b.images = priced(input.completion_image_tokens, image_token_rate, "output_cost_per_image_token")?
-        + priced(input.output_images, rates.rate("output_cost_per_image"), "output_cost_per_image")?;
+    b.output = priced(text_out, &output_rate, "output_cost_per_token")?;
+    let reasoning_rate = || rates.rate("output_cost_per_reasoning_token").or_else(output_rate);
+    b.reasoning = priced(input.reasoning_tokens, &reasoning_rate, "output_cost_per_token")?;
+    let audio_out_rate = || rates.rate("output_cost_per_audio_token").or_else(output_rate);
+    b.audio += priced(input.completion_audio_tokens, &audio_out_rate, "output_cost_per_audio_token")?;
+    let image_token_rate = || rates.rate("output_cost_per_image_token").or_else(output_rate);
+    let image_rate = || rates.rate("output_cost_per_image");
+    b.images = priced(input.completion_image_tokens, &image_token_rate, "output_cost_per_image_token")?
+        + priced(input.output_images, &image_rate, "output_cost_per_image")?;
 
     Ok(Cost { model: model.key.clone(), resolution: model.resolution, usd: b.total(), breakdown: b })
 }
