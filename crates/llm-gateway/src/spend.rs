@@ -636,12 +636,7 @@ fn next_write(pending: usize, queued: usize, flushing: bool) -> NextWrite {
 }
 
 async fn writer(mut rx: mpsc::Receiver<Msg>, db: Backend, batches: Arc<std::sync::atomic::AtomicU64>) {
-    let idle = match db {
-        Backend::Sqlite(_) => IdleThread::spawn("spend-writer")
-            .inspect_err(|e| tracing::warn!(error = %e, "spend writer: no idle-priority thread"))
-            .ok(),
-        Backend::Postgres(_) => None,
-    };
+    let idle = matches!(db, Backend::Sqlite(_)).then(|| IdleThread::new("spend-writer"));
     let mut buf = Vec::with_capacity(BATCH);
     while next_batch(&mut rx, &mut buf).await {
         let mut rows = Vec::new();
