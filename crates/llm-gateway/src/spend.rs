@@ -681,7 +681,10 @@ async fn write_rows(db: &Backend, idle: Option<&IdleThread>, rows: Vec<SpendRow>
                 insert(&mut conn, &rows).map_err(|e| e.to_string())
             };
             match idle {
-                Some(thread) => thread.run(job).await.unwrap_or_else(|| Err("the writer panicked".into())),
+                Some(thread) => thread
+                    .run(job)
+                    .await
+                    .unwrap_or_else(|| Err("the writer's thread panicked or could not start".into())),
                 None => tokio::task::spawn_blocking(job).await.map_err(|e| e.to_string()).and_then(|r| r),
             }
         }

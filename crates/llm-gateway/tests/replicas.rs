@@ -144,11 +144,13 @@ async fn two_gateway_processes_share_one_budget_and_rpm_limit_and_survive_redis_
     }
     assert_eq!(upstream.request_count(), ok, "every admitted call reached the upstream, no other");
     // $0.50 is 50 calls of $0.01; the rpm limit of 60 is shared too. A Redis call that times out
-    // on a loaded machine is limited by that replica alone (which still keeps to both limits):
-    // allow for those, and check exactly when there were none.
+    // on a loaded machine is limited by that replica alone, which still keeps to the limits on
+    // its own (every admission is booked in its local counters too): so with fallbacks the two
+    // together admit at most twice the rpm limit. Exactly 50 when there were none.
     let fallbacks = one.fallbacks().await + two.fallbacks().await;
     println!("wave 1: {ok} admitted, {fallbacks} fallbacks, {:?}", started.elapsed());
-    assert!(ok <= 60 && (fallbacks > 0.0 || ok == 50), "{ok} admitted with {fallbacks} fallbacks");
+    let bound = if fallbacks > 0.0 { ok <= 2 * 60 } else { ok == 50 };
+    assert!(bound, "{ok} admitted with {fallbacks} fallbacks");
     for r in [&one, &two] {
         assert_eq!(metric(&r.metrics().await, "llm_gateway_shared_limits"), Some(1.0));
     }
