@@ -648,15 +648,13 @@ async fn writer(mut rx: mpsc::Receiver<Msg>, db: Backend, batches: Arc<std::sync
             }
         }
         while !rows.is_empty() {
-            let (chunk, on_idle) = match next_write(rows.len(), rx.len(), !acks.is_empty()) {
-                NextWrite::Idle(n) if n < rows.len() => {
-                    let rest = rows.split_off(n);
-                    (std::mem::replace(&mut rows, rest), true)
-                }
-                NextWrite::Idle(_) => (std::mem::take(&mut rows), true),
-                NextWrite::Urgent => (std::mem::take(&mut rows), false),
+            let (count, on_idle) = match next_write(rows.len(), rx.len(), !acks.is_empty()) {
+                NextWrite::Idle(n) => (n, true),
+                NextWrite::Urgent => (rows.len(), false),
             };
-            let count = chunk.len();
+            // The oldest `count` rows; the rest wait for the next round.
+            let rest = rows.split_off(count);
+            let chunk = std::mem::replace(&mut rows, rest);
             match write_rows(&db, idle.as_ref().filter(|_| on_idle), chunk).await {
                 Ok(()) => {
                     batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
