@@ -26,6 +26,22 @@ fn bench(c: &mut Criterion) {
     g.bench_function("chat_response_parse", |b| {
         b.iter(|| serde_json::from_str::<ChatResponse>(black_box(RESPONSE)).expect("parses"))
     });
+    // An answer of about 1 KB of text, written by serde_json and by llm_core::json.
+    let long: ChatResponse = serde_json::from_str(
+        &RESPONSE.replace("Hello! How can I assist you today?", &"The quick brown fox. ".repeat(50)),
+    )
+    .expect("parses");
+    g.bench_function("chat_response_write_1kb_serde_json", |b| {
+        b.iter(|| serde_json::to_vec(black_box(&long)).expect("writes"))
+    });
+    g.bench_function("chat_response_write_1kb", |b| {
+        b.iter(|| llm_core::json::to_vec(black_box(&long)).expect("writes"))
+    });
+    let text = "The quick brown fox. ".repeat(50);
+    g.bench_function("str_1kb_serde_json", |b| {
+        b.iter(|| serde_json::to_vec(black_box(&text)).expect("writes"))
+    });
+    g.bench_function("str_1kb", |b| b.iter(|| llm_core::json::to_vec(black_box(&text)).expect("writes")));
     g.bench_function("chat_chunk_parse", |b| {
         b.iter(|| serde_json::from_str::<ChatChunk>(black_box(CHUNK)).expect("parses"))
     });

@@ -27,6 +27,7 @@ mod chunk;
 mod context;
 mod embedding;
 mod error;
+pub mod json;
 mod message;
 mod model_id;
 mod provider;

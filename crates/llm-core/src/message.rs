@@ -117,7 +117,7 @@ impl ChatMessage {
 }
 
 /// Message content: a plain string or a list of typed parts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum MessageContent {
     /// Plain text.
@@ -148,6 +148,31 @@ impl MessageContent {
                 }
             }
         }
+    }
+}
+
+/// A string or an array, told apart by the first token: no buffering and retrying as
+/// `#[serde(untagged)]` would (an answer's content is often kilobytes of text).
+impl<'de> Deserialize<'de> for MessageContent {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ContentVisitor;
+        impl<'de> serde::de::Visitor<'de> for ContentVisitor {
+            type Value = MessageContent;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or an array of content parts")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(MessageContent::Text(text.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Self::Value, E> {
+                Ok(MessageContent::Text(text))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, parts: A) -> Result<Self::Value, A::Error> {
+                Vec::deserialize(serde::de::value::SeqAccessDeserializer::new(parts))
+                    .map(MessageContent::Parts)
+            }
+        }
+        deserializer.deserialize_any(ContentVisitor)
     }
 }
 

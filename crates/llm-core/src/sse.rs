@@ -342,7 +342,7 @@ pub fn encode_event(event: &SseEvent) -> Bytes {
 pub fn encode_json<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, serde_json::Error> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(b"data: ");
-    serde_json::to_writer(&mut out, value)?;
+    crate::json::write(&mut out, value)?;
     out.extend_from_slice(b"\n\n");
     Ok(Bytes::from(out))
 }
@@ -384,13 +384,13 @@ impl ChunkEncoder {
         if !same {
             self.head.clear();
             self.head.extend_from_slice(b"data: {\"id\":");
-            serde_json::to_writer(&mut self.head, &chunk.id)?;
+            crate::json::write_str(&mut self.head, &chunk.id);
             self.head.extend_from_slice(b",\"object\":");
-            serde_json::to_writer(&mut self.head, &chunk.object)?;
+            crate::json::write_str(&mut self.head, &chunk.object);
             self.head.extend_from_slice(b",\"created\":");
-            serde_json::to_writer(&mut self.head, &chunk.created)?;
+            self.head.extend_from_slice(itoa::Buffer::new().format(chunk.created).as_bytes());
             self.head.extend_from_slice(b",\"model\":");
-            serde_json::to_writer(&mut self.head, &chunk.model)?;
+            crate::json::write_str(&mut self.head, &chunk.model);
             chunk.id.clone_into(&mut self.id);
             chunk.object.clone_into(&mut self.object);
             self.created = chunk.created;
@@ -400,24 +400,24 @@ impl ChunkEncoder {
         out.extend_from_slice(&self.head);
         // The other fields in declaration order, as the derived `Serialize` writes them.
         out.extend_from_slice(b",\"choices\":");
-        serde_json::to_writer(&mut out, &chunk.choices)?;
+        crate::json::write(&mut out, &chunk.choices)?;
         if let Some(usage) = &chunk.usage {
             out.extend_from_slice(b",\"usage\":");
-            serde_json::to_writer(&mut out, usage)?;
+            crate::json::write(&mut out, usage)?;
         }
         if let Some(fingerprint) = &chunk.system_fingerprint {
             out.extend_from_slice(b",\"system_fingerprint\":");
-            serde_json::to_writer(&mut out, fingerprint)?;
+            crate::json::write(&mut out, fingerprint)?;
         }
         if let Some(tier) = &chunk.service_tier {
             out.extend_from_slice(b",\"service_tier\":");
-            serde_json::to_writer(&mut out, tier)?;
+            crate::json::write(&mut out, tier)?;
         }
         for (key, value) in &chunk.extra {
             out.push(b',');
-            serde_json::to_writer(&mut out, key)?;
+            crate::json::write_str(&mut out, key);
             out.push(b':');
-            serde_json::to_writer(&mut out, value)?;
+            crate::json::write(&mut out, value)?;
         }
         out.extend_from_slice(b"}\n\n");
         Ok(Bytes::from(out))

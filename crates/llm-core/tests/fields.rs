@@ -159,3 +159,20 @@ fn model_ids() {
     assert_eq!(serde_json::to_value(&parsed).unwrap(), json!("azure/my-deploy"));
     assert!(serde_json::from_value::<ModelId>(json!("")).is_err());
 }
+
+#[test]
+fn message_content_is_a_string_or_parts_and_says_so_otherwise() {
+    let text: ChatMessage = serde_json::from_value(json!({"role": "user", "content": "hi"})).unwrap();
+    assert_eq!(text.content, Some(MessageContent::Text("hi".into())));
+    let parts: ChatMessage =
+        serde_json::from_value(json!({"role": "user", "content": [{"type": "text", "text": "hi"}]})).unwrap();
+    assert!(matches!(parts.content, Some(MessageContent::Parts(ref p)) if p.len() == 1));
+    // Inside a struct with unknown fields kept (buffered by serde) and straight from text.
+    let err =
+        serde_json::from_value::<ChatMessage>(json!({"role": "user", "content": 7, "x": 1})).unwrap_err();
+    assert!(err.to_string().contains("a string or an array of content parts"), "{err}");
+    let err = serde_json::from_str::<MessageContent>("{\"text\": \"hi\"}").unwrap_err();
+    assert!(err.to_string().contains("a string or an array of content parts"), "{err}");
+    let err = serde_json::from_str::<MessageContent>("[{\"type\": \"text\"}]").unwrap_err();
+    assert!(err.to_string().contains("missing field `text`"), "{err}");
+}

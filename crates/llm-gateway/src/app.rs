@@ -732,7 +732,7 @@ async fn chat(
     // The headers go straight into the response's own map (no second map to merge).
     match resp.body {
         ResponseBody::Chat(chat) => {
-            let mut response = axum::Json(chat).into_response();
+            let mut response = json_response(&chat);
             add_response_headers(response.headers_mut(), &s, &resp.metadata, started);
             Ok(response)
         }
@@ -791,6 +791,21 @@ fn sse_response(state: SseState, keepalive: Duration) -> Response {
     resp
 }
 
+/// `value` as an `application/json` response, written by [`llm_core::json`] (what `axum::Json`
+/// answers, with strings escaped a word at a time). A value that cannot be JSON answers 500.
+fn json_response<T: serde::Serialize + ?Sized>(value: &T) -> Response {
+    match llm_core::json::to_vec(value) {
+        Ok(body) => {
+            let mut resp = Response::new(Body::from(body));
+            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            resp
+        }
+        Err(e) => {
+            ApiError::llm(&LlmError::internal(format!("cannot encode the response: {e}"))).into_response()
+        }
+    }
+}
+
 fn error_frame(e: &LlmError) -> Bytes {
     sse::encode_json(&e.to_openai_body()).unwrap_or_else(|_| Bytes::from_static(b"data: {\"error\":{}}\n\n"))
 }
@@ -813,7 +828,9 @@ async fn embeddings(
     })?;
     let headers = response_headers(&s, &resp.metadata, started);
     let body = resp.into_embedding().map_err(|e| ApiError::llm(&e))?;
-    Ok((headers, axum::Json(body)).into_response())
+    let mut response = json_response(&body);
+    response.headers_mut().extend(headers);
+    Ok(response)
 }
 
 /// An Anthropic-shaped error response.

@@ -18,6 +18,7 @@ async fn chat_is_routed_priced_and_logged() {
     let resp = gw.post("/v1/chat/completions", &chat_body("gpt-4o")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let h = resp.headers().clone();
+    assert_eq!(h["content-type"], "application/json");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["choices"][0]["message"]["content"], "Hello!");
     assert_eq!(h["x-llm-deployment"], "gpt-4o-0");
@@ -163,6 +164,7 @@ async fn embeddings_and_models() {
         TestGateway::start(&config(&[("embed", &upstream.url()), ("gpt-4o", &upstream.url())], "")).await;
     let resp = gw.post("/v1/embeddings", &json!({"model": "embed", "input": "hello"})).send().await.unwrap();
     assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["data"][0]["embedding"], json!([0.1, 0.2]));
 

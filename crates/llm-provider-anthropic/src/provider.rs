@@ -248,7 +248,7 @@ impl Anthropic {
         stream: bool,
     ) -> Result<http::Response<UpstreamBody>, LlmError> {
         let headers = self.headers(&request.betas, stream)?;
-        let body = serde_json::to_vec(&request.body)
+        let body = llm_core::json::to_vec(&request.body)
             .map_err(|e| LlmError::internal("could not serialize the request").with_source(e))?;
         let uri = self.messages_uri().map_err(invalid_base_url)?;
         if deadline.is_some_and(|d| d <= Instant::now()) {

@@ -245,7 +245,7 @@ impl Gemini {
             LlmError::new(ErrorKind::Authentication, "the Gemini credential is not a valid header value")
         })?;
         let uri = Self::uri(url)?;
-        let body = serde_json::to_vec(body)
+        let body = llm_core::json::to_vec(body)
             .map_err(|e| LlmError::internal("could not serialize the request").with_source(e))?;
         if deadline <= Instant::now() {
             return Err(LlmError::new(ErrorKind::Timeout, "the request deadline passed before sending"));

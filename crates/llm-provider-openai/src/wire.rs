@@ -177,7 +177,7 @@ pub fn prepare_chat(req: &mut ChatRequest, opts: &WireOptions<'_>) -> Result<(),
 /// ```
 pub fn chat_body(mut req: ChatRequest, opts: &WireOptions<'_>) -> Result<Vec<u8>, LlmError> {
     prepare_chat(&mut req, opts)?;
-    serde_json::to_vec(&req).map_err(|e| LlmError::internal(format!("serializing the request: {e}")))
+    llm_core::json::to_vec(&req).map_err(|e| LlmError::internal(format!("serializing the request: {e}")))
 }
 
 /// The JSON body for `POST …/embeddings`, model prefix stripped.
@@ -189,7 +189,7 @@ pub fn embedding_body(mut req: EmbeddingRequest, opts: &WireOptions<'_>) -> Resu
     if req.input.is_empty() {
         return Err(LlmError::bad_request("nothing to embed: `input` is empty").with_param("input"));
     }
-    serde_json::to_vec(&req).map_err(|e| LlmError::internal(format!("serializing the request: {e}")))
+    llm_core::json::to_vec(&req).map_err(|e| LlmError::internal(format!("serializing the request: {e}")))
 }
 
 /// Parses a complete chat response. A 200 body carrying `{"error": …}` (some vendors send
