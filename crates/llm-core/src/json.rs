@@ -119,14 +119,30 @@ fn push_escape(out: &mut Vec<u8>, byte: u8, escape: u8) {
     }
 }
 
+/// The number methods of a `Serializer` whose `int` writes any integer and `float` any float.
+macro_rules! numbers {
+    () => {
+        numbers!(int: serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64);
+        numbers!(int: serialize_i128: i128, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32);
+        numbers!(int: serialize_u64: u64, serialize_u128: u128);
+        numbers!(float: serialize_f32: f32, serialize_f64: f64);
+    };
+    ($write:ident: $($method:ident: $t:ty),*) => {$(
+        fn $method(self, v: $t) -> Result<(), Error> {
+            self.$write(v)
+        }
+    )*};
+}
+
 /// The serializer: appends to a byte buffer.
 struct Writer<'a> {
     out: &'a mut Vec<u8>,
 }
 
 impl<'a> Writer<'a> {
-    fn int(&mut self, v: impl itoa::Integer) {
+    fn int(&mut self, v: impl itoa::Integer) -> Result<(), Error> {
         self.out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        Ok(())
     }
 
     /// Floats are rare in our payloads: `serde_json` writes them, so they stay its exact digits.
@@ -193,52 +209,7 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         self.out.extend_from_slice(if v { b"true" } else { b"false" });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_i128(self, v: i128) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u128(self, v: u128) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_f32(self, v: f32) -> Result<(), Error> {
-        self.float(v)
-    }
-    fn serialize_f64(self, v: f64) -> Result<(), Error> {
-        self.float(v)
-    }
+    numbers!();
     fn serialize_char(self, v: char) -> Result<(), Error> {
         write_str(self.out, v.encode_utf8(&mut [0; 4]));
         Ok(())
@@ -343,53 +314,29 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.close(b']');
-        Ok(())
-    }
+/// The array-like compounds: elements separated by commas, closed by `]`.
+macro_rules! array_like {
+    ($($trait:ident :: $method:ident),*) => {$(
+        impl ser::$trait for Compound<'_, '_> {
+            type Ok = ();
+            type Error = Error;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+                self.element(value)
+            }
+            fn end(self) -> Result<(), Error> {
+                self.close(b']');
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.close(b']');
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.close(b']');
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.close(b']');
-        Ok(())
-    }
-}
+array_like!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 impl ser::SerializeMap for Compound<'_, '_> {
     type Ok = ();
@@ -409,29 +356,24 @@ impl ser::SerializeMap for Compound<'_, '_> {
     }
 }
 
-impl ser::SerializeStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
-        self.field(key, value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.close(b'}');
-        Ok(())
-    }
+/// The struct-like compounds: `"field":value` pairs, closed by `}`.
+macro_rules! struct_like {
+    ($($trait:ident),*) => {$(
+        impl ser::$trait for Compound<'_, '_> {
+            type Ok = ();
+            type Error = Error;
+            fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
+                self.field(key, value)
+            }
+            fn end(self) -> Result<(), Error> {
+                self.close(b'}');
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeStructVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
-        self.field(key, value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.close(b'}');
-        Ok(())
-    }
-}
+struct_like!(SerializeStruct, SerializeStructVariant);
 
 /// Writes a map key: strings as they are; numbers, bools and unit variants quoted, as
 /// `serde_json` does; anything else is an error.
@@ -509,42 +451,7 @@ impl ser::Serializer for MapKey<'_> {
     fn serialize_bool(self, v: bool) -> Result<(), Error> {
         self.quoted(if v { "true" } else { "false" })
     }
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_i128(self, v: i128) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_u128(self, v: u128) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_f32(self, v: f32) -> Result<(), Error> {
-        self.float(v)
-    }
-    fn serialize_f64(self, v: f64) -> Result<(), Error> {
-        self.float(v)
-    }
+    numbers!();
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Error> {
         value.serialize(self)
     }
