@@ -98,7 +98,7 @@ impl StreamAccumulator {
             self.service_tier.clone_from(&chunk.service_tier);
         }
         if let Some(u) = &chunk.usage {
-            self.usage = Some(u.clone());
+            self.usage = Some(Usage::clone(u));
         }
         for (key, value) in &chunk.extra {
             self.extra.insert(key.clone(), value.clone());

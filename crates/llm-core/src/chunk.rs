@@ -21,9 +21,10 @@ pub struct ChatChunk {
     /// Deltas, one per choice index (empty in the final usage chunk).
     #[serde(default)]
     pub choices: Vec<ChunkChoice>,
-    /// Usage, in the last chunk when `stream_options.include_usage` is set.
+    /// Usage, in the last chunk when `stream_options.include_usage` is set. Boxed: most chunks
+    /// have none, and an inline `Usage` would more than double the size of every chunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Usage>,
+    pub usage: Option<Box<Usage>>,
     /// The backend configuration fingerprint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_fingerprint: Option<String>,

@@ -176,3 +176,10 @@ fn message_content_is_a_string_or_parts_and_says_so_otherwise() {
     let err = serde_json::from_str::<MessageContent>("[{\"type\": \"text\"}]").unwrap_err();
     assert!(err.to_string().contains("missing field `text`"), "{err}");
 }
+
+#[test]
+fn a_chunk_stays_small_because_every_stream_layer_moves_it() {
+    // 576 bytes with `Usage` inline; each layer of a stream moves every chunk by value.
+    let size = std::mem::size_of::<ChatChunk>();
+    assert!(size <= 256, "ChatChunk is {size} bytes");
+}

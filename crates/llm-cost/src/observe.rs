@@ -166,7 +166,7 @@ impl Stream for ObservedStream {
                     this.time_to_first_chunk = Some(this.started.elapsed());
                 }
                 if let Some(usage) = &chunk.usage {
-                    this.usage = Some(usage.clone());
+                    this.usage = Some(Usage::clone(usage));
                 }
                 if this.model.is_none() && !chunk.model.is_empty() {
                     this.model = Some(chunk.model.clone());

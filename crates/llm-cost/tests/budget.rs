@@ -268,7 +268,7 @@ async fn streams_settle_when_they_end() {
     // Completed with usage: the real cost.
     let mut svc = layer.clone().layer(stream_upstream(|| {
         let mut last = ChatChunk::new("c", "gpt-4o", 0);
-        last.usage = Some(Usage::new(8, 50));
+        last.usage = Some(Box::new(Usage::new(8, 50)));
         vec![Ok(ChatChunk::new("c", "gpt-4o", 0)), Ok(last)]
     }));
     let resp = svc.ready().await.unwrap().call(request("gpt-4o", "k", 1_000)).await.unwrap();

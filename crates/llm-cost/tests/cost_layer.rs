@@ -152,7 +152,9 @@ fn streaming_upstream(
 async fn stream_cost_comes_from_the_final_usage() {
     let items: Items = || {
         let mut last = ChatChunk::new("c1", "claude-sonnet-4-5", 0);
-        last.usage = Some(Usage::new(5_000, 800).with_cached_tokens(1_000).with_cache_creation_tokens(3_000));
+        last.usage = Some(Box::new(
+            Usage::new(5_000, 800).with_cached_tokens(1_000).with_cache_creation_tokens(3_000),
+        ));
         vec![Ok(chunk("Hel")), Ok(chunk("lo")), Ok(last)]
     };
     let (layer, records) = recording_layer();

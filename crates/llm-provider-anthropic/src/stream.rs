@@ -357,7 +357,7 @@ impl StreamParser {
         if let (Some(details), Some(choice)) = (&self.stop_details, chunk.choices.first_mut()) {
             choice.extra.insert("stop_details".into(), details.clone());
         }
-        chunk.usage = Some(self.usage.to_usage());
+        chunk.usage = Some(Box::new(self.usage.to_usage()));
         out.push(chunk);
         Ok(())
     }

@@ -198,7 +198,7 @@ impl StreamParser {
             "metadata" => {
                 if let Some(usage) = payload.get("usage") {
                     let mut chunk = ChatChunk::new(self.id.clone(), self.model.clone(), self.created);
-                    chunk.usage = Some(usage_from_bedrock(usage));
+                    chunk.usage = Some(Box::new(usage_from_bedrock(usage)));
                     out.push(chunk);
                 }
             }

@@ -188,7 +188,7 @@ impl StreamParser {
         let mut chunks = Vec::new();
         if let Some(usage) = self.usage.take() {
             let mut chunk = self.chunk();
-            chunk.usage = Some(usage);
+            chunk.usage = Some(Box::new(usage));
             chunks.push(chunk);
         }
         Ok(chunks)

@@ -78,7 +78,7 @@ async fn stream_usage_settles_tpm() {
     let streaming = mock(|_, _| async {
         let mut last = chunk("");
         last.choices.clear();
-        last.usage = Some(Usage::new(1_500, 500));
+        last.usage = Some(Box::new(Usage::new(1_500, 500)));
         let s = futures_util::stream::iter(vec![Ok(chunk("a")), Ok(last)]);
         Ok(LlmResponse::chat_stream(Box::pin(s)))
     });
