@@ -83,7 +83,7 @@ pub fn replay_chunks(response: &ChatResponse, include_usage: bool) -> Vec<ChatCh
     }
     if let (Some(usage), true) = (&response.usage, include_usage) {
         let mut chunk = base();
-        chunk.usage = Some(Box::new(usage.clone()));
+        chunk.usage = Some(usage.clone());
         chunks.push(chunk);
     }
     chunks

@@ -25,7 +25,7 @@ pub struct StreamAccumulator {
     system_fingerprint: Option<String>,
     service_tier: Option<String>,
     choices: Vec<ChoiceState>,
-    usage: Option<Usage>,
+    usage: Option<Box<Usage>>,
     extra: Extra,
 }
 
@@ -98,7 +98,7 @@ impl StreamAccumulator {
             self.service_tier.clone_from(&chunk.service_tier);
         }
         if let Some(u) = &chunk.usage {
-            self.usage = Some(Usage::clone(u));
+            self.usage = Some(u.clone());
         }
         for (key, value) in &chunk.extra {
             self.extra.insert(key.clone(), value.clone());
@@ -162,7 +162,7 @@ impl StreamAccumulator {
 
     /// The usage seen so far (the final usage chunk, once it arrived).
     pub fn usage(&self) -> Option<&Usage> {
-        self.usage.as_ref()
+        self.usage.as_deref()
     }
 
     /// The complete response.

@@ -146,7 +146,7 @@ pub async fn non_streamed_text(fixture: &dyn Fixture) {
         .expect("a complete chat response");
     assert_eq!(res.text().as_deref(), Some("Hello, world!"), "conformance (text): text");
     assert_eq!(res.choices[0].finish_reason, Some(FinishReason::Stop), "conformance (text): finish_reason");
-    assert_usage(res.usage.as_ref(), "text");
+    assert_usage(res.usage.as_deref(), "text");
     assert_eq!(server.request_count(), 1, "conformance (text): exactly one upstream request");
 }
 
@@ -176,7 +176,7 @@ pub async fn streamed_text_with_usage(fixture: &dyn Fixture) {
     let res = acc.finish();
     assert_eq!(res.text().as_deref(), Some("Hello, world!"), "conformance (stream): text");
     assert_eq!(res.choices[0].finish_reason, Some(FinishReason::Stop), "conformance (stream): finish_reason");
-    assert_usage(res.usage.as_ref(), "stream");
+    assert_usage(res.usage.as_deref(), "stream");
 }
 
 /// Two tool calls streamed in fragments come out whole, exact and apart.

@@ -20,9 +20,10 @@ pub struct ChatResponse {
     pub model: String,
     /// One choice per `n`.
     pub choices: Vec<Choice>,
-    /// Token counts.
+    /// Token counts. Boxed, as in [`crate::ChatChunk`]: every layer moves the response by value,
+    /// and an inline `Usage` would more than double its size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Usage>,
+    pub usage: Option<Box<Usage>>,
     /// The backend configuration fingerprint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_fingerprint: Option<String>,

@@ -183,3 +183,9 @@ fn a_chunk_stays_small_because_every_stream_layer_moves_it() {
     let size = std::mem::size_of::<ChatChunk>();
     assert!(size <= 256, "ChatChunk is {size} bytes");
 }
+
+#[test]
+fn a_response_stays_small_because_every_layer_moves_it() {
+    let size = std::mem::size_of::<ChatResponse>();
+    assert!(size <= 256, "ChatResponse is {size} bytes");
+}

@@ -21,7 +21,7 @@ fn chat_response(usage: Usage) -> ChatResponse {
         "id": "r", "object": "chat.completion", "created": 0, "model": "gpt-4o", "choices": []
     }))
     .unwrap();
-    r.usage = Some(usage);
+    r.usage = Some(Box::new(usage));
     r
 }
 

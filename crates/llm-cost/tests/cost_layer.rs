@@ -21,7 +21,7 @@ fn chat_response(model: &str, usage: Option<Usage>, tier: Option<&str>) -> ChatR
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop"}]
     }))
     .unwrap();
-    r.usage = usage;
+    r.usage = usage.map(Box::new);
     r.service_tier = tier.map(str::to_owned);
     r
 }

@@ -236,7 +236,7 @@ fn build_response(message: MessageBody) -> ChatResponse {
             finish_reason: message.stop_reason.as_deref().map(finish_reason),
             extra: choice_extra,
         }],
-        usage,
+        usage: usage.map(Box::new),
         system_fingerprint: None,
         service_tier,
         extra: Extra::new(),

@@ -167,7 +167,7 @@ pub fn parse_converse(body: &[u8], model: &str, id: &str, created: u64) -> Resul
             finish_reason: Some(finish),
             extra: Extra::new(),
         }],
-        usage: value.get("usage").map(usage_from_bedrock),
+        usage: value.get("usage").map(|u| Box::new(usage_from_bedrock(u))),
         system_fingerprint: None,
         service_tier: value.pointer("/serviceTier/type").and_then(Value::as_str).map(str::to_owned),
         extra,

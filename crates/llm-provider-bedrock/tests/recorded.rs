@@ -185,7 +185,7 @@ fn the_reasoning_body_keeps_text_signature_and_cache_fields() {
     let blocks = msg.extra["thinking_blocks"].as_array().unwrap();
     assert!(blocks[0]["signature"].as_str().unwrap().starts_with("EvYBCkgICxAB"));
     let usage = res.usage.unwrap();
-    assert_eq!(usage, Usage::new(51, 78).with_cached_tokens(0).with_cache_creation_tokens(0));
+    assert_eq!(*usage, Usage::new(51, 78).with_cached_tokens(0).with_cache_creation_tokens(0));
 }
 
 #[tokio::test]

@@ -163,7 +163,7 @@ pub fn parse_generate_content_response(body: &[u8], model: &str) -> Result<ChatR
         created: unix_now(),
         model: response.model_version.clone().unwrap_or_else(|| model.to_owned()),
         choices,
-        usage: response.usage_metadata.as_ref().and_then(map_usage),
+        usage: response.usage_metadata.as_ref().and_then(map_usage).map(Box::new),
         system_fingerprint: None,
         service_tier: None,
         extra: Extra::new(),

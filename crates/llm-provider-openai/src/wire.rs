@@ -278,7 +278,7 @@ fn error_from_value(err: &Value) -> LlmError {
 /// ```
 pub fn response_to_chunk(response: ChatResponse) -> ChatChunk {
     let mut chunk = ChatChunk::new(response.id, response.model, response.created);
-    chunk.usage = response.usage.map(Box::new);
+    chunk.usage = response.usage;
     chunk.system_fingerprint = response.system_fingerprint;
     chunk.service_tier = response.service_tier;
     chunk.extra = response.extra;

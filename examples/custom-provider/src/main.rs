@@ -44,7 +44,7 @@ impl Provider for Reverse {
                 finish_reason: Some(FinishReason::Stop),
                 extra: Extra::new(),
             }],
-            usage: Some(Usage::new(text.len() as u64, text.len() as u64)),
+            usage: Some(Box::new(Usage::new(text.len() as u64, text.len() as u64))),
             system_fingerprint: None,
             service_tier: None,
             extra: Extra::new(),

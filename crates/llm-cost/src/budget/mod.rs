@@ -30,7 +30,7 @@
 //!     let mut resp: ChatResponse = serde_json::from_value(serde_json::json!({
 //!         "id": "r1", "object": "chat.completion", "created": 0, "model": "gpt-4o", "choices": []
 //!     })).unwrap();
-//!     resp.usage = Some(Usage::new(10, 100));
+//!     resp.usage = Some(Box::new(Usage::new(10, 100)));
 //!     Ok::<_, LlmError>(LlmResponse::chat(resp))
 //! });
 //! let mut svc = BudgetLayer::new(store.clone(), PriceTable::builtin()).layer(upstream);

@@ -89,7 +89,7 @@ where
                 _ if cached => Err(CostUnknown::NoUsage),
                 ResponseBody::Chat(chat) => pricing.cost(
                     table,
-                    chat.usage.as_ref(),
+                    chat.usage.as_deref(),
                     Some(&chat.model),
                     chat.service_tier.as_deref(),
                     response_images(chat),

@@ -20,7 +20,7 @@
 //!     let mut resp: ChatResponse = serde_json::from_value(serde_json::json!({
 //!         "id": "r1", "object": "chat.completion", "created": 0, "model": "gpt-4o", "choices": []
 //!     })).unwrap();
-//!     resp.usage = Some(Usage::new(1_000, 100));
+//!     resp.usage = Some(Box::new(Usage::new(1_000, 100)));
 //!     Ok::<_, LlmError>(LlmResponse::chat(resp))
 //! });
 //! let sink = InMemorySpendSink::new();

@@ -95,14 +95,14 @@ where
                     } else {
                         pricing.cost(
                             &table,
-                            chat.usage.as_ref(),
+                            chat.usage.as_deref(),
                             Some(&chat.model),
                             chat.service_tier.as_deref(),
                             response_images(chat),
                             started.elapsed(),
                         )
                     };
-                    (chat.usage.clone(), cost)
+                    (chat.usage.as_deref().cloned(), cost)
                 }
                 ResponseBody::Embedding(embedding) => {
                     let usage = Usage::new(embedding.usage.prompt_tokens, 0);

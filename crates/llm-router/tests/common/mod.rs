@@ -93,7 +93,7 @@ pub fn answer(model: &str, text: &str, usage: Option<Usage>) -> LlmResponse {
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]
     }))
     .unwrap();
-    resp.usage = usage;
+    resp.usage = usage.map(Box::new);
     LlmResponse::chat(resp)
 }
 
