@@ -407,11 +407,11 @@ impl ChunkEncoder {
         }
         if let Some(fingerprint) = &chunk.system_fingerprint {
             out.extend_from_slice(b",\"system_fingerprint\":");
-            crate::json::write(&mut out, fingerprint)?;
+            crate::json::write_str(&mut out, fingerprint);
         }
         if let Some(tier) = &chunk.service_tier {
             out.extend_from_slice(b",\"service_tier\":");
-            crate::json::write(&mut out, tier)?;
+            crate::json::write_str(&mut out, tier);
         }
         for (key, value) in &chunk.extra {
             out.push(b',');
