@@ -1,7 +1,8 @@
 //! `cargo xtask bench [--smoke] [--out DIR] [--cpu-dma-latency-us N]`: builds the release gateway
 //! and the `llm-bench` binaries (`--smoke`: the debug build CI already has, since it only checks
 //! that the harness runs), then runs every scenario of `llm-bench-run` pinned to CPU 0 while the
-//! gateway is pinned to CPU 1 (see `crates/llm-bench`). Writes `results.json`, `results.md` and
+//! gateway (and the byte relay measured as the floor, `llm-bench-relay`) is pinned to CPU 1 (see
+//! `crates/llm-bench`). Writes `results.json`, `results.md` and
 //! `latency.svg` into DIR (default `target/bench`). `--cpu-dma-latency-us 0` keeps idle CPUs
 //! polling during the run (root; recorded in the results).
 
@@ -39,6 +40,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
     };
     runner.arg("--gateway").arg(release.join("llm-gateway"));
     runner.arg("--mock").arg(release.join("llm-bench-mock"));
+    runner.arg("--relay").arg(release.join("llm-bench-relay"));
     runner.arg("--out").arg(&out);
     if smoke {
         runner.arg("--smoke");

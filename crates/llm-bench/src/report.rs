@@ -15,10 +15,15 @@ fn added(gateway: u64, direct: u64) -> i64 {
     gateway as i64 - direct as i64
 }
 
+/// `+a / +b`, or a dash when the relay was not measured.
+fn floor(added: Option<(i64, i64)>) -> String {
+    added.map_or_else(|| "–".to_owned(), |(p50, p99)| format!("{p50:+} / {p99:+}"))
+}
+
 fn rate_row(out: &mut String, p: &Pair) {
     let _ = writeln!(
         out,
-        "| {} | {:.0} | {} / {} / {} | {} / {} / {} | {:+} / {:+} / {:+} | {} / {} | {} / {} | {:.0}% | {} |",
+        "| {} | {:.0} | {} / {} / {} | {} / {} / {} | {:+} / {:+} / {:+} | {} | {} / {} | {} / {} | {:.0}% | {} |",
         p.label,
         p.gateway.throughput,
         p.direct.latency.p50,
@@ -30,6 +35,7 @@ fn rate_row(out: &mut String, p: &Pair) {
         p.added_p50(),
         p.added_p99(),
         added(p.gateway.latency.max, p.direct.latency.max),
+        floor(p.relay_added()),
         p.direct.errors,
         p.gateway.errors,
         p.direct.send_lag.p99,
@@ -57,8 +63,8 @@ pub fn markdown(r: &BenchResults) -> String {
         Some(us) => writeln!(out, "CPU idle driver: {idle}; idle CPUs held at ≤ {us} µs wake-up latency\n"),
         None => writeln!(out, "CPU idle driver: {idle}; wake-up latency not held\n"),
     };
-    out.push_str("| Request scenario | gateway req/s | direct p50 / p99 / max (µs) | gateway p50 / p99 / max (µs) | added p50 / p99 / max (µs) | errors direct / gateway | generator lag p99 direct / gateway (µs) | gateway CPU | gateway RSS |\n");
-    out.push_str("|---|---|---|---|---|---|---|---|---|\n");
+    out.push_str("| Request scenario | gateway req/s | direct p50 / p99 / max (µs) | gateway p50 / p99 / max (µs) | added p50 / p99 / max (µs) | byte relay added p50 / p99 (µs) | errors direct / gateway | generator lag p99 direct / gateway (µs) | gateway CPU | gateway RSS |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
     rate_row(&mut out, &r.concurrency1);
     for p in r.fixed_rates.iter().chain(&r.max_throughput_steps) {
         rate_row(&mut out, p);
@@ -74,17 +80,18 @@ pub fn markdown(r: &BenchResults) -> String {
         r.max_gateway_closed_throughput,
         r.max_direct_closed_throughput
     );
-    out.push_str("| Stream scenario | streams ok direct / gateway | TTFT p50 / p99 added (µs) | chunk gap p99 direct / gateway (µs) | lost chunks direct / gateway | stalls direct / gateway | gateway CPU | gateway RSS |\n");
-    out.push_str("|---|---|---|---|---|---|---|---|\n");
+    out.push_str("| Stream scenario | streams ok direct / gateway | TTFT p50 / p99 added (µs) | byte relay TTFT added p50 / p99 (µs) | chunk gap p99 direct / gateway (µs) | lost chunks direct / gateway | stalls direct / gateway | gateway CPU | gateway RSS |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|\n");
     for p in std::iter::once(&r.single_stream).chain(&r.concurrent_streams) {
         let _ = writeln!(
             out,
-            "| {} | {} / {} | {:+} / {:+} | {} / {} | {} / {} | {} / {} | {:.0}% | {} |",
+            "| {} | {} / {} | {:+} / {:+} | {} | {} / {} | {} / {} | {} / {} | {:.0}% | {} |",
             p.label,
             p.direct.requests - p.direct.errors,
             p.gateway.requests - p.gateway.errors,
             added(p.gateway.ttfb.p50, p.direct.ttfb.p50),
             added(p.gateway.ttfb.p99, p.direct.ttfb.p99),
+            floor(p.relay_added_ttfb()),
             p.direct.chunk_gap.p99,
             p.gateway.chunk_gap.p99,
             p.direct.lost_chunks,
@@ -97,7 +104,11 @@ pub fn markdown(r: &BenchResults) -> String {
     }
     let _ = writeln!(
         out,
-        "\nPaced streams: 64 token chunks every {} ms; a stall is a gap above 10x the interval.\n",
+        "\nThe byte relay (`llm-bench-relay`, on the gateway's CPU) copies bytes between the client and the mock without parsing them: its added latency is this machine's floor for the extra hops, and the gateway's own work is what it adds above that.\n"
+    );
+    let _ = writeln!(
+        out,
+        "Paced streams: 64 token chunks every {} ms; a stall is a gap above 10x the interval.\n",
         r.paced_interval_ms
     );
     let _ = writeln!(

@@ -26,6 +26,10 @@ pub struct RunOptions {
     pub gateway_bin: PathBuf,
     /// The release-built `llm-bench-mock` binary.
     pub mock_bin: PathBuf,
+    /// The release-built `llm-bench-relay` binary: when given, concurrency 1, the spaced requests
+    /// and one stream are also measured through a byte relay on the gateway's CPU (the floor of
+    /// what an extra hop adds on this machine).
+    pub relay_bin: Option<PathBuf>,
     /// Pin the gateway to CPU 1 and the mocks to CPU 0 with `taskset`.
     pub pin: bool,
     /// Hold this maximum CPU wake-up latency (µs) on `/dev/cpu_dma_latency` during the run
@@ -69,6 +73,10 @@ pub struct Pair {
     pub direct: LoadReport,
     /// Through the gateway.
     pub gateway: LoadReport,
+    /// Through the byte relay on the gateway's CPU, when measured: the floor of the added
+    /// latency (see [`crate::relay`]).
+    #[serde(default)]
+    pub relay: Option<LoadReport>,
     /// Gateway CPU use during its run, in percent of one core.
     pub gateway_cpu_pct: f64,
     /// Gateway peak RSS during its run (KiB).
@@ -83,6 +91,21 @@ impl Pair {
     /// Gateway latency minus direct latency at p99 (µs).
     pub fn added_p99(&self) -> i64 {
         self.gateway.latency.p99 as i64 - self.direct.latency.p99 as i64
+    }
+    /// Relay latency minus direct latency at p50 and p99 (µs), when the relay was measured.
+    pub fn relay_added(&self) -> Option<(i64, i64)> {
+        self.relay.as_ref().map(|r| {
+            (
+                r.latency.p50 as i64 - self.direct.latency.p50 as i64,
+                r.latency.p99 as i64 - self.direct.latency.p99 as i64,
+            )
+        })
+    }
+    /// Relay time to first byte minus direct at p50 and p99 (µs), when the relay was measured.
+    pub fn relay_added_ttfb(&self) -> Option<(i64, i64)> {
+        self.relay.as_ref().map(|r| {
+            (r.ttfb.p50 as i64 - self.direct.ttfb.p50 as i64, r.ttfb.p99 as i64 - self.direct.ttfb.p99 as i64)
+        })
     }
 }
 
@@ -218,28 +241,40 @@ struct Targets {
     fast: String,
     paced: String,
     gateway: String,
+    /// The byte relay to the fast mock, when measured.
+    relay: Option<String>,
     gateway_pid: u32,
     paced_interval: Duration,
     chunks: usize,
 }
 
+/// Where a load run sends its requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Direct,
+    /// Through the byte relay (to the fast mock only).
+    Relay,
+    Gateway,
+}
+
 fn spec(
     targets: &Targets,
-    gateway: bool,
+    route: Route,
     paced: bool,
     pacing: Pacing,
     duration: Duration,
     stream: bool,
 ) -> LoadSpec {
-    let base = match (gateway, paced) {
-        (true, _) => &targets.gateway,
-        (false, true) => &targets.paced,
-        (false, false) => &targets.fast,
+    let base = match (route, paced) {
+        (Route::Gateway, _) => &targets.gateway,
+        (Route::Relay, false) => targets.relay.as_ref().unwrap_or(&targets.fast),
+        (_, true) => &targets.paced,
+        (_, false) => &targets.fast,
     };
     let url = format!("{base}/v1/chat/completions").parse().unwrap_or_default();
     LoadSpec {
         url,
-        bearer: gateway.then(|| MASTER_KEY.to_owned()),
+        bearer: (route == Route::Gateway).then(|| MASTER_KEY.to_owned()),
         model: if paced { "bench-paced" } else { "bench-fast" }.to_owned(),
         pacing,
         duration,
@@ -273,7 +308,7 @@ async fn pair(
     paced: bool,
 ) -> Result<Pair, RunError> {
     eprintln!("  {label}: direct");
-    let direct = load::run(&spec(targets, false, paced, pacing, duration, stream)).await?;
+    let direct = load::run(&spec(targets, Route::Direct, paced, pacing, duration, stream)).await?;
     eprintln!("  {label}: gateway");
     let pid = targets.gateway_pid;
     let cpu_before = procstat::cpu_ticks(pid);
@@ -290,7 +325,7 @@ async fn pair(
             }
         }
     });
-    let gateway = load::run(&spec(targets, true, paced, pacing, duration, stream)).await?;
+    let gateway = load::run(&spec(targets, Route::Gateway, paced, pacing, duration, stream)).await?;
     let _ = stop_tx.send(());
     let rss = sampler.await.unwrap_or(0);
     let cpu = match (cpu_before, procstat::cpu_ticks(pid)) {
@@ -299,7 +334,24 @@ async fn pair(
         }
         _ => 0.0,
     };
-    Ok(Pair { label, direct, gateway, gateway_cpu_pct: cpu, gateway_rss_kib: rss })
+    Ok(Pair { label, direct, gateway, relay: None, gateway_cpu_pct: cpu, gateway_rss_kib: rss })
+}
+
+/// [`pair`] against the fast mock, plus a run through the byte relay (between the direct and
+/// the gateway runs) when one is configured.
+async fn pair_with_relay(
+    targets: &Targets,
+    label: String,
+    pacing: Pacing,
+    duration: Duration,
+    stream: bool,
+) -> Result<Pair, RunError> {
+    let mut p = pair(targets, label, pacing, duration, stream, false).await?;
+    if targets.relay.is_some() {
+        eprintln!("  {}: relay", p.label);
+        p.relay = Some(load::run(&spec(targets, Route::Relay, false, pacing, duration, stream)).await?);
+    }
+    Ok(p)
 }
 
 fn load_average() -> String {
@@ -340,10 +392,20 @@ pub async fn run(opts: &RunOptions) -> Result<BenchResults, RunError> {
     gw.arg("--config").arg(&config_path).args(["--host", "127.0.0.1", "--port", &gateway_port.to_string()]);
     gw.env("RUST_LOG", "warn");
     let gateway = spawn_listening(gw, "llm-gateway", pin("1"))?;
+    let relay = match &opts.relay_bin {
+        Some(bin) => {
+            let port = free_port()?;
+            let mut cmd = Command::new(bin);
+            cmd.args(["--port", &port.to_string(), "--upstream-port", &fast_port.to_string()]);
+            Some((spawn_listening(cmd, "llm-bench-relay", pin("1"))?, port))
+        }
+        None => None,
+    };
     let targets = Targets {
         fast: format!("http://127.0.0.1:{fast_port}"),
         paced: format!("http://127.0.0.1:{paced_port}"),
         gateway: format!("http://127.0.0.1:{gateway_port}"),
+        relay: relay.as_ref().map(|(_, port)| format!("http://127.0.0.1:{port}")),
         gateway_pid: gateway.0.id(),
         paced_interval,
         chunks,
@@ -374,7 +436,7 @@ pub async fn run(opts: &RunOptions) -> Result<BenchResults, RunError> {
 
     eprintln!("==> scenario 1: concurrency 1");
     results.concurrency1 =
-        pair(&targets, "concurrency 1".into(), Pacing::Closed { concurrency: 1 }, secs(10), false, false)
+        pair_with_relay(&targets, "concurrency 1".into(), Pacing::Closed { concurrency: 1 }, secs(10), false)
             .await?;
 
     eprintln!("==> scenario 2: fixed rates");
@@ -433,19 +495,19 @@ pub async fn run(opts: &RunOptions) -> Result<BenchResults, RunError> {
     }
 
     eprintln!("==> spaced requests: {SPACED_RATE}/s");
-    results.spaced = pair(
+    results.spaced = pair_with_relay(
         &targets,
         format!("spaced, {SPACED_RATE} req/s"),
         Pacing::FixedRate { rate: SPACED_RATE },
         secs(5),
-        false,
         false,
     )
     .await?;
 
     eprintln!("==> scenario 4: streaming");
     results.single_stream =
-        pair(&targets, "one stream".into(), Pacing::Closed { concurrency: 1 }, secs(5), true, false).await?;
+        pair_with_relay(&targets, "one stream".into(), Pacing::Closed { concurrency: 1 }, secs(5), true)
+            .await?;
     let counts: &[usize] = if smoke { &[20] } else { &[500, 1_000, 2_000] };
     for &streams in counts {
         let ramp = if smoke { Duration::from_millis(200) } else { Duration::from_secs(1) };

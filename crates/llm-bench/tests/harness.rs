@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use llm_bench::load::{self, LoadSpec, Pacing};
 use llm_bench::mock::{self, MockConfig};
+use llm_bench::relay;
 
 fn spec(addr: std::net::SocketAddr, pacing: Pacing, stream: bool) -> LoadSpec {
     LoadSpec {
@@ -155,4 +156,29 @@ async fn a_zero_chunk_interval_sends_whole_streams_back_to_back() {
     assert_eq!(report.errors, 0, "{report:?}");
     assert_eq!(report.lost_chunks, 0, "{report:?}");
     assert_eq!(report.stalls, 0, "no stall check without an interval: {report:?}");
+}
+
+#[tokio::test]
+async fn the_byte_relay_carries_requests_and_streams_unchanged() {
+    let addr = relay::spawn(0, mock::spawn(0, fast_mock()).await.unwrap()).await.unwrap();
+    let report = load::run(&spec(addr, Pacing::Closed { concurrency: 2 }, false)).await.unwrap();
+    assert!(report.requests > 10, "{report:?}");
+    assert_eq!(report.errors, 0, "{report:?}");
+    let pacing = Pacing::Streams { streams: 3, ramp: Duration::ZERO };
+    let report = load::run(&spec(addr, pacing, true)).await.unwrap();
+    assert_eq!((report.requests, report.errors, report.lost_chunks), (3, 0, 0), "{report:?}");
+    assert_eq!(report.chunk_gap.count, 3 * 7);
+}
+
+#[tokio::test]
+async fn the_byte_relay_closes_the_client_when_the_upstream_is_gone() {
+    use tokio::io::AsyncReadExt;
+    let gone = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = gone.local_addr().unwrap();
+    drop(gone);
+    let addr = relay::spawn(0, upstream).await.unwrap();
+    let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(5), client.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the client must see the connection end: {read:?}");
 }

@@ -69,6 +69,7 @@ fn sample_results() -> BenchResults {
             label: "concurrency 1".into(),
             direct: report(40, 60),
             gateway: report(90, 130),
+            relay: None,
             gateway_cpu_pct: 12.0,
             gateway_rss_kib: 10240,
         },
@@ -87,6 +88,29 @@ fn markdown_shows_added_latency() {
     );
     assert!(md.contains("**12000 req/s**"));
     assert!(md.contains("idle 8.0 MB"));
+}
+
+#[test]
+fn markdown_shows_the_byte_relay_floor_where_it_was_measured() {
+    let mut results = sample_results();
+    let md = report::markdown(&results);
+    assert!(md.contains("| +50 / +70 / +70 | – |"), "no relay run, no floor: {md}");
+    let mut relay = results.concurrency1.direct.clone();
+    relay.latency.p50 = 55;
+    relay.latency.p99 = 98;
+    relay.ttfb.p50 = 57;
+    relay.ttfb.p99 = 101;
+    results.concurrency1.relay = Some(relay.clone());
+    results.single_stream = Pair { label: "one stream".into(), ..results.concurrency1.clone() };
+    let md = report::markdown(&results);
+    assert!(md.contains("| +50 / +70 / +70 | +15 / +38 |"), "{md}");
+    assert_eq!(results.single_stream.relay_added_ttfb(), Some((57, 101)));
+    assert!(md.contains("| one stream | 100 / 100 | +0 / +0 | +57 / +101 |"), "{md}");
+    // Results written before the relay existed still load.
+    let mut json = serde_json::to_value(sample_results()).unwrap();
+    json["concurrency1"].as_object_mut().unwrap().remove("relay");
+    let old: BenchResults = serde_json::from_value(json).unwrap();
+    assert_eq!(old.concurrency1.relay, None);
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! `llm-bench-run --gateway BIN --mock BIN [--out DIR] [--smoke] [--no-pin]
+//! `llm-bench-run --gateway BIN --mock BIN [--relay BIN] [--out DIR] [--smoke] [--no-pin]
 //! [--cpu-dma-latency-us N]`: every scenario (normally started by `cargo xtask bench`, itself
-//! pinned to CPU 0). `--cpu-dma-latency-us 0` keeps idle CPUs polling during the run (root).
+//! pinned to CPU 0); `--relay` also measures the byte relay's floor. `--cpu-dma-latency-us 0` keeps idle CPUs polling during the run (root).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +25,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         out: PathBuf::from(args.value("out").unwrap_or("target/bench")),
         gateway_bin: PathBuf::from(args.value("gateway").ok_or("--gateway is required")?),
         mock_bin: PathBuf::from(args.value("mock").ok_or("--mock is required")?),
+        relay_bin: args.value("relay").map(PathBuf::from),
         pin: !args.flag("no-pin"),
         cpu_dma_latency_us: args
             .value("cpu-dma-latency-us")
