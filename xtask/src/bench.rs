@@ -1,20 +1,24 @@
-//! `cargo xtask bench [--smoke] [--out DIR] [--cpu-dma-latency-us N]`: builds the release gateway
-//! and the `llm-bench` binaries (`--smoke`: the debug build CI already has, since it only checks
-//! that the harness runs), then runs every scenario of `llm-bench-run` pinned to CPU 0 while the
-//! gateway (and the byte relay measured as the floor, `llm-bench-relay`) is pinned to CPU 1 (see
-//! `crates/llm-bench`). Writes `results.json`, `results.md` and
-//! `latency.svg` into DIR (default `target/bench`). `--cpu-dma-latency-us 0` keeps idle CPUs
-//! polling during the run (root; recorded in the results).
+//! `cargo xtask bench [--smoke | --pgo] [--out DIR] [--cpu-dma-latency-us N]`: builds the release
+//! gateway and the `llm-bench` binaries (`--smoke`: the debug build CI already has, since it only
+//! checks that the harness runs; `--pgo`: the profile-guided gateway of `cargo xtask pgo`), then
+//! runs every scenario of `llm-bench-run` pinned to CPU 0 while the gateway (and the byte relay
+//! measured as the floor, `llm-bench-relay`) is pinned to CPU 1 (see `crates/llm-bench`). Writes
+//! `results.json`, `results.md` and `latency.svg` into DIR (default `target/bench`).
+//! `--cpu-dma-latency-us 0` keeps idle CPUs polling during the run (root; recorded in the
+//! results). The smoke run also runs `cargo xtask pgo`'s training workload once.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::{cargo, run, workspace_root};
 
 pub(crate) fn bench(args: &[String]) -> Result<(), String> {
     let smoke = args.iter().any(|a| a == "--smoke");
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
+    let pgo = args.iter().any(|a| a == "--pgo");
+    if smoke && pgo {
+        return Err("--pgo builds the gateway twice in release mode; it has no smoke version".into());
+    }
+    let target = target_dir();
     let out = args
         .iter()
         .position(|a| a == "--out")
@@ -29,24 +33,14 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
     run(&format!("cargo build {profile_arg} (llm-gateway, llm-bench)"), build)?;
 
     let release = target.join(profile_dir);
-    let pin = Command::new("taskset").arg("-V").output().is_ok_and(|o| o.status.success());
-    let mut runner = if pin {
-        let mut c = Command::new("taskset");
-        c.args(["-c", "0"]).arg(release.join("llm-bench-run"));
-        c
-    } else {
-        eprintln!("    taskset not found: running unpinned");
-        Command::new(release.join("llm-bench-run"))
-    };
-    runner.arg("--gateway").arg(release.join("llm-gateway"));
+    let gateway = if pgo { crate::pgo::build(&target)? } else { release.join("llm-gateway") };
+    let mut runner = bench_runner(&release);
+    runner.arg("--gateway").arg(&gateway);
     runner.arg("--mock").arg(release.join("llm-bench-mock"));
     runner.arg("--relay").arg(release.join("llm-bench-relay"));
     runner.arg("--out").arg(&out);
     if smoke {
         runner.arg("--smoke");
-    }
-    if !pin {
-        runner.arg("--no-pin");
     }
     if let Some(i) = args.iter().position(|a| a == "--cpu-dma-latency-us") {
         let us = args.get(i + 1).ok_or("--cpu-dma-latency-us needs a value in µs")?;
@@ -54,5 +48,34 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
     }
     run(if smoke { "bench (smoke)" } else { "bench" }, runner)?;
     eprintln!("    results: {}", out.display());
+    if smoke {
+        // The training workload of `cargo xtask pgo`, against the uninstrumented debug gateway:
+        // it must keep running and the gateway must stop cleanly on SIGTERM.
+        let mut train = bench_runner(&release);
+        train.args(["--train", "--smoke"]).arg("--gateway").arg(&gateway);
+        train.arg("--mock").arg(release.join("llm-bench-mock")).arg("--out").arg(out.join("train"));
+        run("pgo training workload (smoke)", train)?;
+    }
     Ok(())
+}
+
+/// `$CARGO_TARGET_DIR`, or the workspace's `target/`.
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from)
+}
+
+/// `llm-bench-run` from `bin_dir`, pinned to CPU 0 with `taskset`; without `taskset`, unpinned
+/// and told not to pin what it starts (`--no-pin`).
+pub(crate) fn bench_runner(bin_dir: &Path) -> Command {
+    let program = bin_dir.join("llm-bench-run");
+    if Command::new("taskset").arg("-V").output().is_ok_and(|o| o.status.success()) {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0"]).arg(program);
+        c
+    } else {
+        eprintln!("    taskset not found: running unpinned");
+        let mut c = Command::new(program);
+        c.arg("--no-pin");
+        c
+    }
 }

@@ -11,13 +11,16 @@
 //! - `examples`: only the examples step.
 //! - `codegen-prices [--check] [PATH]`: regenerates the pricing snapshot compiled into `llm-cost`
 //!   from LiteLLM's `model_prices_and_context_window.json`.
-//! - `bench [--smoke] [--out DIR]`: the gateway performance harness (`crates/llm-bench`): release
-//!   builds, gateway pinned to one core, every scenario direct vs through the gateway.
+//! - `bench [--smoke | --pgo] [--out DIR]`: the gateway performance harness (`crates/llm-bench`):
+//!   release builds, gateway pinned to one core, every scenario direct vs through the gateway.
+//! - `pgo`: a profile-guided release build of the gateway (`target/pgo-use/release/llm-gateway`),
+//!   trained on the benchmark's workload; needs `llvm-profdata` of rustc's LLVM version.
 
 use std::process::{Command, ExitCode};
 
 mod bench;
 mod codegen_prices;
+mod pgo;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,9 +33,10 @@ fn main() -> ExitCode {
         Some("examples") => run_examples(),
         Some("codegen-prices") => codegen_prices::run(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
+        Some("pgo") => pgo::build(&bench::target_dir()).map(|_| ()),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci [--advisories] | cargo xtask examples | cargo xtask bench [--smoke] [--out DIR] | cargo xtask codegen-prices [--check] [PATH]"
+                "usage: cargo xtask ci [--advisories] | cargo xtask examples | cargo xtask bench [--smoke | --pgo] [--out DIR] | cargo xtask pgo | cargo xtask codegen-prices [--check] [PATH]"
             );
             return ExitCode::from(2);
         }

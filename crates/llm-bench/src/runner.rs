@@ -171,6 +171,32 @@ pub struct BenchResults {
 #[derive(Debug)]
 struct Guard(Child);
 
+impl Guard {
+    /// Sends SIGTERM (via `kill`) and waits up to `timeout` for a clean exit: an instrumented
+    /// gateway writes its profile only when it exits normally.
+    fn terminate(mut self, what: &str, timeout: Duration) -> Result<(), RunError> {
+        let pid = self.0.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        if !sent.is_ok_and(|s| s.success()) {
+            return Err(RunError::Process(format!("{what}: cannot send SIGTERM")));
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match self.0.try_wait() {
+                Ok(Some(status)) if status.success() => return Ok(()),
+                Ok(Some(status)) => return Err(RunError::Process(format!("{what} exited with {status}"))),
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Ok(None) => {
+                    return Err(RunError::Process(format!("{what} did not stop within {timeout:?}")));
+                }
+                Err(e) => return Err(RunError::Process(format!("{what}: {e}"))),
+            }
+        }
+    }
+}
+
 impl Drop for Guard {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -358,18 +384,18 @@ fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg").map(|s| s.trim().to_owned()).unwrap_or_default()
 }
 
-/// Runs the whole benchmark and writes `results.json`, `results.md` and `latency.svg` into `opts.out`.
-pub async fn run(opts: &RunOptions) -> Result<BenchResults, RunError> {
-    let _latency_hold = opts
-        .cpu_dma_latency_us
-        .map(|max_us| {
-            CpuLatencyHold::acquire(Path::new(crate::cpu_latency::DEVICE), max_us)
-                .map_err(|source| RunError::CpuLatency { max_us, source })
-        })
-        .transpose()?;
-    let smoke = opts.smoke;
+/// The processes of a run: the two mocks, the gateway and (when configured) the byte relay.
+struct Started {
+    _mocks: [Guard; 2],
+    gateway: Guard,
+    _relay: Option<Guard>,
+    targets: Targets,
+}
+
+/// Starts the mocks (fast: 1 ms chunks; paced: `paced_interval`), the gateway configured for
+/// both, and the relay when `opts.relay_bin` is set; the mocks on CPU 0, the rest on CPU 1.
+fn start(opts: &RunOptions, paced_interval: Duration) -> Result<Started, RunError> {
     let chunks = 64usize;
-    let paced_interval = if smoke { Duration::from_millis(10) } else { Duration::from_millis(50) };
     let pin = |cpu| if opts.pin { Some(cpu) } else { None };
     let (fast_port, paced_port, gateway_port) = (free_port()?, free_port()?, free_port()?);
     let mock = |port: u16, interval: Duration| {
@@ -378,8 +404,8 @@ pub async fn run(opts: &RunOptions) -> Result<BenchResults, RunError> {
         cmd.args(["--chunk-interval-us", &interval.as_micros().to_string()]);
         cmd
     };
-    let _fast = spawn_listening(mock(fast_port, FAST_INTERVAL), "mock (fast)", pin("0"))?;
-    let _paced = spawn_listening(mock(paced_port, paced_interval), "mock (paced)", pin("0"))?;
+    let fast = spawn_listening(mock(fast_port, FAST_INTERVAL), "mock (fast)", pin("0"))?;
+    let paced = spawn_listening(mock(paced_port, paced_interval), "mock (paced)", pin("0"))?;
     std::fs::create_dir_all(&opts.out).map_err(|source| RunError::Io { path: opts.out.clone(), source })?;
     let config_path = opts.out.join("gateway.yaml");
     // A file, not `:memory:`: an in-memory spend log grows with every request and would hide
@@ -410,6 +436,55 @@ pub async fn run(opts: &RunOptions) -> Result<BenchResults, RunError> {
         paced_interval,
         chunks,
     };
+    Ok(Started { _mocks: [fast, paced], gateway, _relay: relay.map(|(guard, _)| guard), targets })
+}
+
+/// The training workload of a profile-guided build (`cargo xtask pgo`): plain requests one at a
+/// time and concurrently, a fixed rate, spaced requests, one stream at a time and paced
+/// concurrent streams, all through the gateway; then the gateway is stopped with SIGTERM so that
+/// an instrumented build writes its profile. Fails when any request failed or the gateway did not
+/// exit cleanly.
+pub async fn train(opts: &RunOptions) -> Result<(), RunError> {
+    let smoke = opts.smoke;
+    let paced_interval = Duration::from_millis(10);
+    let started = start(opts, paced_interval)?;
+    let targets = &started.targets;
+    let secs = |full: u64| if smoke { Duration::from_millis(300) } else { Duration::from_secs(full) };
+    let streams = if smoke { 10 } else { 200 };
+    let steps: [(&str, Pacing, Duration, bool, bool); 6] = [
+        ("concurrency 1", Pacing::Closed { concurrency: 1 }, secs(5), false, false),
+        ("closed loop, 4 clients", Pacing::Closed { concurrency: 4 }, secs(3), false, false),
+        ("2,000 req/s", Pacing::FixedRate { rate: 2_000 }, secs(3), false, false),
+        ("spaced", Pacing::FixedRate { rate: SPACED_RATE }, secs(2), false, false),
+        ("one stream", Pacing::Closed { concurrency: 1 }, secs(5), true, false),
+        ("paced streams", Pacing::Streams { streams, ramp: Duration::from_millis(200) }, secs(1), true, true),
+    ];
+    for (label, pacing, duration, stream, paced) in steps {
+        eprintln!("  training: {label}");
+        let report = load::run(&spec(targets, Route::Gateway, paced, pacing, duration, stream)).await?;
+        if report.errors > 0 || report.requests == 0 {
+            return Err(RunError::Process(format!(
+                "training step `{label}`: {} of {} requests failed",
+                report.errors, report.requests
+            )));
+        }
+    }
+    started.gateway.terminate("llm-gateway", Duration::from_secs(15))
+}
+
+/// Runs the whole benchmark and writes `results.json`, `results.md` and `latency.svg` into `opts.out`.
+pub async fn run(opts: &RunOptions) -> Result<BenchResults, RunError> {
+    let _latency_hold = opts
+        .cpu_dma_latency_us
+        .map(|max_us| {
+            CpuLatencyHold::acquire(Path::new(crate::cpu_latency::DEVICE), max_us)
+                .map_err(|source| RunError::CpuLatency { max_us, source })
+        })
+        .transpose()?;
+    let smoke = opts.smoke;
+    let paced_interval = if smoke { Duration::from_millis(10) } else { Duration::from_millis(50) };
+    let started = start(opts, paced_interval)?;
+    let (gateway, targets) = (started.gateway, started.targets);
     let mut results = BenchResults {
         smoke,
         pinned: opts.pin,

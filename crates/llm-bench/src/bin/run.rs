@@ -1,6 +1,7 @@
-//! `llm-bench-run --gateway BIN --mock BIN [--relay BIN] [--out DIR] [--smoke] [--no-pin]
+//! `llm-bench-run --gateway BIN --mock BIN [--relay BIN] [--out DIR] [--smoke] [--no-pin] [--train]
 //! [--cpu-dma-latency-us N]`: every scenario (normally started by `cargo xtask bench`, itself
-//! pinned to CPU 0); `--relay` also measures the byte relay's floor. `--cpu-dma-latency-us 0` keeps idle CPUs polling during the run (root).
+//! pinned to CPU 0); `--relay` also measures the byte relay's floor. `--train` runs the training
+//! workload of a profile-guided build instead (`cargo xtask pgo`). `--cpu-dma-latency-us 0` keeps idle CPUs polling during the run (root).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,7 +20,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse(std::env::args().skip(1), &["smoke", "no-pin"])?;
+    let args = Args::parse(std::env::args().skip(1), &["smoke", "no-pin", "train"])?;
     let opts = RunOptions {
         smoke: args.flag("smoke"),
         out: PathBuf::from(args.value("out").unwrap_or("target/bench")),
@@ -33,6 +34,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             .transpose()?,
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(runner::run(&opts))?;
+    if args.flag("train") {
+        runtime.block_on(runner::train(&opts))?;
+    } else {
+        runtime.block_on(runner::run(&opts))?;
+    }
     Ok(())
 }
