@@ -28,12 +28,16 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
     // The smoke run reuses the debug artifacts of `cargo xtask ci` (same features as its tests).
     let (profile_arg, profile_dir) =
         if smoke { ("--all-features", "debug") } else { ("--release", "release") };
-    let mut build = cargo();
-    build.args(["build", profile_arg, "-p", "llm-gateway", "-p", "llm-bench"]);
-    run(&format!("cargo build {profile_arg} (llm-gateway, llm-bench)"), build)?;
-
     let release = target.join(profile_dir);
-    let gateway = if pgo { crate::pgo::build(&target)? } else { release.join("llm-gateway") };
+    // `pgo::build` builds the release `llm-bench` binaries itself, and no plain release gateway.
+    let gateway = if pgo {
+        crate::pgo::build(&target)?
+    } else {
+        let mut build = cargo();
+        build.args(["build", profile_arg, "-p", "llm-gateway", "-p", "llm-bench"]);
+        run(&format!("cargo build {profile_arg} (llm-gateway, llm-bench)"), build)?;
+        release.join("llm-gateway")
+    };
     let mut runner = bench_runner(&release);
     runner.arg("--gateway").arg(&gateway);
     runner.arg("--mock").arg(release.join("llm-bench-mock"));

@@ -73,9 +73,13 @@ fn gateway_build(target_dir: &Path, flag: &str) -> Command {
     cmd
 }
 
+/// `$RUSTC`, or `rustc`.
+fn rustc() -> Command {
+    Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned()))
+}
+
 fn rustc_version() -> Result<String, String> {
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-    let out = Command::new(rustc).arg("-vV").output().map_err(|e| format!("rustc -vV: {e}"))?;
+    let out = rustc().arg("-vV").output().map_err(|e| format!("rustc -vV: {e}"))?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -98,7 +102,7 @@ fn find_profdata(major: u32, host: Option<&str>) -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os("LLVM_PROFDATA") {
         candidates.push(path.into());
     }
-    if let (Some(host), Ok(out)) = (host, Command::new("rustc").args(["--print", "sysroot"]).output()) {
+    if let (Some(host), Ok(out)) = (host, rustc().args(["--print", "sysroot"]).output()) {
         let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         candidates.push(Path::new(&sysroot).join("lib/rustlib").join(host).join("bin/llvm-profdata"));
     }

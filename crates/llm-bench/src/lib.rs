@@ -9,7 +9,8 @@
 //! - [`report`]: markdown table and SVG chart; [`procstat`]: CPU and RSS from `/proc`.
 //! - [`cpu_latency`]: optionally keeps idle CPUs polling during a run (`/dev/cpu_dma_latency`).
 //!
-//! Binaries: `llm-bench-mock`, `llm-bench-load`, `llm-bench-relay` and `llm-bench-run` (used by `cargo xtask bench`).
+//! Binaries: `llm-bench-mock`, `llm-bench-load`, `llm-bench-relay` and `llm-bench-run` (used by
+//! `cargo xtask bench`).
 #![deny(missing_docs)]
 
 pub mod args;

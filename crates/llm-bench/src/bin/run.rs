@@ -1,7 +1,8 @@
-//! `llm-bench-run --gateway BIN --mock BIN [--relay BIN] [--out DIR] [--smoke] [--no-pin] [--train]
-//! [--cpu-dma-latency-us N]`: every scenario (normally started by `cargo xtask bench`, itself
-//! pinned to CPU 0); `--relay` also measures the byte relay's floor. `--train` runs the training
-//! workload of a profile-guided build instead (`cargo xtask pgo`). `--cpu-dma-latency-us 0` keeps idle CPUs polling during the run (root).
+//! `llm-bench-run --gateway BIN --mock BIN [--relay BIN] [--out DIR] [--smoke] [--no-pin]
+//! [--train] [--cpu-dma-latency-us N]`: every scenario (normally started by `cargo xtask bench`,
+//! itself pinned to CPU 0); `--relay` also measures the byte relay's floor. `--train` runs the
+//! training workload of a profile-guided build instead (`cargo xtask pgo`).
+//! `--cpu-dma-latency-us 0` keeps idle CPUs polling during the run (root).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
