@@ -17,7 +17,7 @@
 //! |---|---|
 //! | `testkit` | [`testkit::MockServer`], a programmable HTTP upstream on 127.0.0.1 for tests |
 //! | `conformance` | [`conformance`], the suite every provider adapter runs (implies `testkit`) |
-//! | `transport` | [`transport::Transport`], the HTTP client provider crates send requests with: hyper-util's pooled client with rustls, or reqwest behind a proxy or when the caller hands one in |
+//! | `transport` | [`transport::Transport`], the HTTP client provider crates send requests with: pooled hyper clients with rustls, or reqwest behind a proxy or when the caller hands one in |
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 

@@ -1,16 +1,19 @@
 //! The HTTP client provider crates send their requests with (feature `transport`).
 //!
-//! [`Transport`] is hyper-util's pooled client by default (rustls with the webpki roots,
-//! HTTP/1.1 and HTTP/2 by ALPN, `TCP_NODELAY`, a 10 s connect timeout, the pool settings of
+//! By default, [`Transport`] sends `https://` requests with hyper-util's pooled client (rustls
+//! with the webpki roots, HTTP/1.1 and HTTP/2 by ALPN) and plain `http://` ones (local model
+//! servers, sidecars, in-cluster endpoints) with a lean HTTP/1.1 pool of its own, which hands a
+//! connection back when the response body ends instead of spawning a task per request to do it.
+//! Both use `TCP_NODELAY`, a 10 s connect timeout and the pool settings of
 //! [`POOL_IDLE_TIMEOUT`](crate::POOL_IDLE_TIMEOUT) and
-//! [`POOL_MAX_IDLE_PER_HOST`](crate::POOL_MAX_IDLE_PER_HOST)), or a reqwest client: the caller's,
-//! or one with the same settings when the environment names a proxy.
+//! [`POOL_MAX_IDLE_PER_HOST`](crate::POOL_MAX_IDLE_PER_HOST). Or it is a reqwest client: the
+//! caller's, or one with the same settings when the environment names a proxy.
 //!
 //! hyper-util's client is what reqwest wraps; calling it directly skips reqwest's per-request
 //! URL re-parsing, redirect layer and request wrapping (≈ 25,000 instructions of the gateway's
-//! ≈ 206,000 per proxied request, measured with callgrind). It follows no redirects and knows no
-//! proxies, so a process with `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` set (either case) keeps
-//! reqwest.
+//! ≈ 206,000 per proxied request, measured with callgrind). Neither default client follows
+//! redirects or knows proxies, so a process with `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` set
+//! (either case) keeps reqwest.
 //!
 //! The transport sets no overall time limit: callers bound [`Transport::send`] and the body
 //! reads with their own deadline (e.g. `tokio::time::timeout_at`).
@@ -54,7 +57,15 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const PROXY_VARS: &[&str] =
     &["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
 
+mod plain;
+
 type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// The default clients: the lean HTTP/1.1 pool for `http://` URLs, hyper-util's for `https://`.
+struct HyperClients {
+    plain: plain::PlainPool,
+    tls: HyperClient,
+}
 
 /// The client requests go out on: hyper-util's or reqwest's. Clones share one connection pool.
 ///
@@ -64,9 +75,9 @@ pub struct Transport(Inner);
 
 #[derive(Clone)]
 enum Inner {
-    /// hyper-util's pooled client (behind an `Arc`: the client holds its settings inline, over
-    /// 300 bytes).
-    Hyper(Arc<HyperClient>),
+    /// The lean HTTP/1.1 pool and hyper-util's pooled client (behind an `Arc`: the client holds
+    /// its settings inline, over 300 bytes).
+    Hyper(Arc<HyperClients>),
     /// A reqwest client: the caller's, or the default one when a proxy is configured.
     Reqwest(reqwest::Client),
 }
@@ -97,7 +108,7 @@ impl Transport {
             return Self::reqwest(reqwest_client());
         }
         match hyper_client() {
-            Some(client) => Self(Inner::Hyper(Arc::new(client))),
+            Some(tls) => Self(Inner::Hyper(Arc::new(HyperClients { plain: Default::default(), tls }))),
             None => Self::reqwest(reqwest_client()),
         }
     }
@@ -124,8 +135,13 @@ impl Transport {
         request: http::Request<Bytes>,
     ) -> Result<http::Response<UpstreamBody>, TransportError> {
         match &self.0 {
-            Inner::Hyper(client) => {
-                let response = client
+            Inner::Hyper(clients) if request.uri().scheme() == Some(&http::uri::Scheme::HTTP) => {
+                let (response, lent) = clients.plain.send(request).await?;
+                Ok(response.map(|body| UpstreamBody(BodyInner::Plain { body, lent })))
+            }
+            Inner::Hyper(clients) => {
+                let response = clients
+                    .tls
                     .request(request.map(Full::new))
                     .await
                     .map_err(|e| TransportError(ErrorInner::Client(e)))?;
@@ -179,6 +195,11 @@ pub struct UpstreamBody(BodyInner);
 
 #[derive(Debug)]
 enum BodyInner {
+    /// From the plain pool, with the connection to hand back when the body ends.
+    Plain {
+        body: hyper::body::Incoming,
+        lent: Option<plain::Lent>,
+    },
     Hyper(hyper::body::Incoming),
     Reqwest(reqwest::Body),
 }
@@ -192,6 +213,21 @@ impl Body for UpstreamBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, TransportError>>> {
         match &mut self.get_mut().0 {
+            BodyInner::Plain { body, lent } => {
+                let frame = Pin::new(&mut *body).poll_frame(cx);
+                match &frame {
+                    Poll::Ready(Some(Ok(_))) if !body.is_end_stream() => {}
+                    Poll::Pending => {}
+                    // The body ended: the connection is free for the next request.
+                    Poll::Ready(None | Some(Ok(_))) => {
+                        if let Some(lent) = lent.take() {
+                            lent.give_back();
+                        }
+                    }
+                    Poll::Ready(Some(Err(_))) => *lent = None,
+                }
+                frame.map_err(|e| TransportError(ErrorInner::Body(e)))
+            }
             BodyInner::Hyper(body) => {
                 Pin::new(body).poll_frame(cx).map_err(|e| TransportError(ErrorInner::Body(e)))
             }
@@ -201,14 +237,14 @@ impl Body for UpstreamBody {
 
     fn is_end_stream(&self) -> bool {
         match &self.0 {
-            BodyInner::Hyper(body) => body.is_end_stream(),
+            BodyInner::Plain { body, .. } | BodyInner::Hyper(body) => body.is_end_stream(),
             BodyInner::Reqwest(body) => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.0 {
-            BodyInner::Hyper(body) => body.size_hint(),
+            BodyInner::Plain { body, .. } | BodyInner::Hyper(body) => body.size_hint(),
             BodyInner::Reqwest(body) => body.size_hint(),
         }
     }
@@ -339,6 +375,15 @@ enum ErrorInner {
     /// hyper-util could not send the request or read the response head.
     #[error(transparent)]
     Client(hyper_util::client::legacy::Error),
+    /// The plain pool could not open a connection.
+    #[error("could not connect: {0}")]
+    Connect(#[source] std::io::Error),
+    /// The plain pool could not send the request or read the response head.
+    #[error(transparent)]
+    Http(hyper::Error),
+    /// The URL names no usable host.
+    #[error("the URL names no usable host")]
+    NoHost,
     /// hyper failed while reading the body.
     #[error(transparent)]
     Body(hyper::Error),
@@ -356,7 +401,8 @@ impl TransportError {
     pub fn is_builder(&self) -> bool {
         match &self.0 {
             ErrorInner::Reqwest(e) => e.is_builder(),
-            ErrorInner::Client(_) | ErrorInner::Body(_) => false,
+            ErrorInner::NoHost => true,
+            _ => false,
         }
     }
 
@@ -365,7 +411,8 @@ impl TransportError {
         match &self.0 {
             ErrorInner::Client(e) => e.is_connect(),
             ErrorInner::Reqwest(e) => e.is_connect(),
-            ErrorInner::Body(_) => false,
+            ErrorInner::Connect(_) => true,
+            _ => false,
         }
     }
 
@@ -375,6 +422,9 @@ impl TransportError {
         if let ErrorInner::Reqwest(e) = &self.0 {
             // `transparent` hands out the reqwest error's causes, not the error itself.
             return e.is_timeout();
+        }
+        if let ErrorInner::Connect(e) = &self.0 {
+            return e.kind() == std::io::ErrorKind::TimedOut;
         }
         let mut source = std::error::Error::source(self);
         while let Some(e) = source {

@@ -76,12 +76,12 @@ async fn replicas_share_one_rpm_limit_and_survive_redis_loss() {
     );
     assert_eq!(upstream.request_count(), ok);
     // One budget for both: $0.50 is 50 calls of $0.01 (and one rpm limit of 60). A Redis call
-    // that times out on a loaded machine is limited locally instead (each replica still keeps
-    // to the limits alone): allow for those.
+    // that times out on a loaded machine is limited locally instead: each replica's local store
+    // counts only the calls it admitted itself, so at most 50 through Redis and 50 per replica.
     let (one_before, two_before) = (fallbacks(&one).await, fallbacks(&two).await);
     let before = one_before + two_before;
     println!("{ok} admitted, {before} fallbacks to local limits");
-    assert!(ok <= 50 + before as usize && ok <= 100, "{ok} admitted, {before} fallbacks");
+    assert!(ok <= 50 + before as usize && ok <= 150, "{ok} admitted, {before} fallbacks");
     if before == 0 {
         assert_eq!(ok, 50);
         one.gateway.spend_store().flush().await;

@@ -8,7 +8,7 @@
 //! - [`error_from_response`] / [`error_from_event`]: Anthropic errors → [`ErrorKind`](llm_core::ErrorKind);
 //! - [`Anthropic`]: the HTTP shell implementing [`Provider`](llm_core::Provider), with
 //!   [`Anthropic::into_service`] for a tower service. It sends requests with
-//!   [`llm_core::transport`] (hyper-util's pooled client with rustls; reqwest when the environment
+//!   [`llm_core::transport`] (pooled hyper clients with rustls; reqwest when the environment
 //!   names a proxy or [`Anthropic::with_http_client`] hands one in), and a request context's
 //!   deadline bounds the whole call, body and stream included.
 //!

@@ -26,7 +26,7 @@ const NAME: &str = "anthropic";
 /// Settings made in code win over the environment. The API key never appears in `Debug` output,
 /// logs or errors. Clones share one connection pool.
 ///
-/// Requests go out on [`llm_core::transport`]: hyper-util's pooled client with rustls, or
+/// Requests go out on [`llm_core::transport`]: pooled hyper clients with rustls, or
 /// reqwest when `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set or
 /// [`with_http_client`](Self::with_http_client) hands one in. The client sets no time limit of
 /// its own; a request context's deadline bounds the whole call: connecting, the answer's head and
@@ -160,7 +160,7 @@ impl Anthropic {
     }
 
     /// Sends requests with `client` (to share a connection pool, or for a proxy or timeouts of
-    /// its own) instead of the default transport: hyper-util's pooled client with rustls, or
+    /// its own) instead of the default transport: pooled hyper clients with rustls, or
     /// reqwest when `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set (the default transport
     /// follows no redirects and knows no proxies).
     pub fn with_http_client(mut self, client: reqwest::Client) -> Self {

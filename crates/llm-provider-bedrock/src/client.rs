@@ -27,7 +27,7 @@ use crate::stream::{StreamParser, chunk_stream};
 
 /// The AWS Bedrock provider: Converse, ConverseStream and InvokeModel embeddings.
 ///
-/// Requests go out on [`llm_core::transport`]: hyper-util's pooled client with rustls, or
+/// Requests go out on [`llm_core::transport`]: pooled hyper clients with rustls, or
 /// reqwest when `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set (in the environment
 /// [`BedrockConfig::from_lookup`] read, else the process's) or [`with_client`](Self::with_client)
 /// hands one in. The SigV4 signature covers exactly the host, path, query, headers and body
@@ -137,7 +137,7 @@ impl Bedrock {
     }
 
     /// Sends requests with a caller-built reqwest client (proxies, timeouts, pools) instead of
-    /// the default transport: hyper-util's pooled client with rustls, or reqwest when
+    /// the default transport: pooled hyper clients with rustls, or reqwest when
     /// `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set (the default transport follows no
     /// redirects and knows no proxies).
     pub fn with_client(mut self, client: reqwest::Client) -> Self {

@@ -12,7 +12,7 @@
 //!   and ARNs pass through unchanged.
 //! - **Embeddings** through InvokeModel for Amazon Titan and Cohere models ([`EmbeddingFamily`]).
 //! - [`Bedrock`] implements [`llm_core::Provider`]; [`Bedrock::into_service`] gives the tower
-//!   service. It sends requests with [`llm_core::transport`] (hyper-util's pooled client with
+//!   service. It sends requests with [`llm_core::transport`] (pooled hyper clients with
 //!   rustls; reqwest when the environment names a proxy or [`Bedrock::with_client`] hands one
 //!   in), signing exactly the host, path, headers and body sent; a request context's deadline
 //!   bounds the whole call, every read of a stream included.

@@ -80,7 +80,7 @@ impl fmt::Debug for Auth {
 /// `GOOGLE_API_KEY`, and `GEMINI_API_BASE`; the `with_*` setters override them. Clones share one
 /// connection pool.
 ///
-/// Requests go out on [`llm_core::transport`]: hyper-util's pooled client with rustls, or
+/// Requests go out on [`llm_core::transport`]: pooled hyper clients with rustls, or
 /// reqwest when `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set or
 /// [`with_client`](Self::with_client) hands one in. [`with_timeout`](Self::with_timeout) bounds a
 /// non-streamed call whole and a stream's head; a request context's deadline bounds the whole
@@ -190,7 +190,7 @@ impl Gemini {
     }
 
     /// Sends requests with a caller-built reqwest client (proxies, TLS roots, pools, timeouts of
-    /// its own) instead of the default transport: hyper-util's pooled client with rustls, or
+    /// its own) instead of the default transport: pooled hyper clients with rustls, or
     /// reqwest when `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set (the default transport
     /// follows no redirects and knows no proxies).
     pub fn with_client(mut self, client: reqwest::Client) -> Self {

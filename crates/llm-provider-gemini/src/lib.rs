@@ -4,7 +4,7 @@
 //! [`Gemini`] implements [`llm_core::Provider`]: chat (`models/{model}:generateContent`),
 //! streamed chat (`:streamGenerateContent?alt=sse`) and embeddings (`:embedContent`,
 //! `:batchEmbedContents`), authenticated with `x-goog-api-key`. It sends requests with
-//! [`llm_core::transport`] (hyper-util's pooled client with rustls; reqwest when the environment
+//! [`llm_core::transport`] (pooled hyper clients with rustls; reqwest when the environment
 //! names a proxy or [`Gemini::with_client`] hands one in). [`Gemini::with_timeout`] bounds a
 //! non-streamed call and a stream's head; a request context's deadline bounds the whole call,
 //! every read of a stream included, and a passed one is [`llm_core::ErrorKind::Timeout`].

@@ -249,7 +249,7 @@ impl OpenAi {
     }
 
     /// Sends requests with `client` (to share a connection pool or set proxies, say) instead of
-    /// the default transport: hyper-util's pooled client with rustls, or reqwest when
+    /// the default transport: pooled hyper clients with rustls, or reqwest when
     /// `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set (the default transport follows no
     /// redirects and knows no proxies).
     pub fn with_http_client(mut self, client: reqwest::Client) -> Self {

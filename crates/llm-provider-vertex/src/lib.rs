@@ -4,8 +4,8 @@
 //! [`Vertex`] implements [`llm_core::Provider`] (chat, streamed chat, embeddings). It adds only
 //! what Vertex changes — URLs, authentication, the Claude body adjustments — and reuses the
 //! translation and parsing of `llm-provider-gemini` and `llm-provider-anthropic` unchanged.
-//! Requests and OAuth token exchanges go out on [`llm_core::transport`] (hyper-util's pooled
-//! client with rustls; reqwest when the environment names a proxy or [`Vertex::with_client`]
+//! Requests and OAuth token exchanges go out on [`llm_core::transport`] (pooled hyper
+//! clients with rustls; reqwest when the environment names a proxy or [`Vertex::with_client`]
 //! hands one in). [`Vertex::with_timeout`] bounds a non-streamed call (token exchange included)
 //! and a stream's head; a request context's deadline bounds the whole call, every read of a
 //! stream included, and a passed one is [`ErrorKind::Timeout`](llm_core::ErrorKind).

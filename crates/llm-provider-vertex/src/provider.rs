@@ -244,8 +244,8 @@ impl Vertex {
     }
 
     /// Sends requests and token exchanges with a caller-built reqwest client (proxies, TLS
-    /// roots, pools, timeouts of its own) instead of the default transport: hyper-util's pooled
-    /// client with rustls, or reqwest when `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set (the
+    /// roots, pools, timeouts of its own) instead of the default transport: pooled hyper
+    /// clients with rustls, or reqwest when `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` is set (the
     /// default transport follows no redirects and knows no proxies).
     pub fn with_client(mut self, client: reqwest::Client) -> Self {
         self.transport = Transport::reqwest(client);
