@@ -105,6 +105,7 @@ impl PlainPool {
         mut request: http::Request<Bytes>,
     ) -> Result<(http::Response<hyper::body::Incoming>, Option<Lent>), TransportError> {
         let host = self.host(request.uri())?;
+        self.keep_reaping();
         let origin_form =
             request.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
         *request.uri_mut() = Uri::from(origin_form);
@@ -158,19 +159,18 @@ impl PlainPool {
             idle: Mutex::new(Vec::new()),
         });
         hosts.insert(authority.as_str().into(), Arc::clone(&host));
-        drop(hosts);
-        self.start_reaping();
         Ok(host)
     }
 
-    /// Starts the task that closes connections idle for longer than the idle timeout (once per
-    /// pool; it ends with the pool).
-    fn start_reaping(&self) {
+    /// Starts the task that closes connections idle for longer than the idle timeout, unless it
+    /// runs: once per pool, and again when the runtime it ran on has shut down.
+    fn keep_reaping(&self) {
         use std::sync::atomic::Ordering;
-        if self.inner.reaping.swap(true, Ordering::AcqRel) {
+        if self.inner.reaping.load(Ordering::Relaxed) || self.inner.reaping.swap(true, Ordering::AcqRel) {
             return;
         }
-        tokio::spawn(reap(Arc::downgrade(&self.inner), self.inner.idle_timeout));
+        let reaping = Reaping(Arc::downgrade(&self.inner));
+        tokio::spawn(reap(reaping, self.inner.idle_timeout));
     }
 
     /// How many idle connections the pool holds for `authority` (`host:port`).
@@ -182,18 +182,30 @@ impl PlainPool {
 
 /// Every `timeout / 4`, closes the connections idle for longer than `timeout` and forgets the
 /// hosts with neither idle connections nor requests under way.
-async fn reap(pool: Weak<PoolInner>, timeout: Duration) {
+async fn reap(reaping: Reaping, timeout: Duration) {
     let mut tick = tokio::time::interval(timeout / 4);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let Some(pool) = pool.upgrade() else { return };
+        let Some(pool) = reaping.0.upgrade() else { return };
         let now = Instant::now();
         lock(&pool.hosts).retain(|_, host| {
             let mut idle = lock(&host.idle);
             idle.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < timeout);
             !idle.is_empty() || Arc::strong_count(host) > 1
         });
+    }
+}
+
+/// The reaper's hold on its pool; when the task ends (the pool is gone, or its runtime shut
+/// down), the pool's next request starts another.
+struct Reaping(Weak<PoolInner>);
+
+impl Drop for Reaping {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0.upgrade() {
+            pool.reaping.store(false, std::sync::atomic::Ordering::Release);
+        }
     }
 }
 
@@ -378,6 +390,44 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), closed.recv()).await.unwrap().unwrap();
         assert_eq!(pool.idle(&authority), 0);
         assert!(lock(&pool.inner.hosts).is_empty(), "the idle host is forgotten");
+    }
+
+    #[test]
+    fn a_pool_outliving_its_runtime_keeps_working_and_reaping() {
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        // The server runs on a runtime of its own, for the whole test.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(async move {
+                let (port, _, _, _) = server(OK, After::KeepOpen).await;
+                port_tx.send(port).unwrap();
+                std::future::pending::<()>().await
+            })
+        });
+        let port = port_rx.recv().unwrap();
+        let pool = PlainPool::new(Duration::from_millis(100));
+        let authority = format!("127.0.0.1:{port}");
+        let url = format!("http://{authority}/");
+        for _ in 0..2 {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                // A connection pooled by the previous runtime died with it; this one opens
+                // another and starts a reaper of its own, which closes it once idle.
+                let (response, lent) = get(&pool, &url).await;
+                let body =
+                    UpstreamBody(crate::transport::BodyInner::Plain { body: response.into_body(), lent });
+                assert_eq!(body.bytes().await.unwrap(), "{}");
+                assert_eq!(pool.idle(&authority), 1);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                assert_eq!(pool.idle(&authority), 0);
+                // Pooled again, then left behind when this runtime ends.
+                let (response, lent) = get(&pool, &url).await;
+                let body =
+                    UpstreamBody(crate::transport::BodyInner::Plain { body: response.into_body(), lent });
+                body.bytes().await.unwrap();
+                assert_eq!(pool.idle(&authority), 1);
+            });
+        }
     }
 
     #[tokio::test]
