@@ -431,6 +431,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn host_names_and_ipv6_literals_connect() {
+        let (port, _, mut heads, _) = server(OK, After::KeepOpen).await;
+        let transport = hyper_transport();
+        assert_eq!(read_to_end(&transport, &format!("http://localhost:{port}/")).await, "{}");
+        let head = heads.recv().await.unwrap();
+        assert!(head.iter().any(|l| l.eq_ignore_ascii_case(&format!("host: localhost:{port}"))), "{head:?}");
+        // The default port is left out of `Host`, as a browser would.
+        let pool = PlainPool::default();
+        let err = pool.send(http::Request::get("http://127.0.0.1:80/").body(Bytes::new()).unwrap()).await;
+        let header = lock(&pool.inner.hosts).get("127.0.0.1:80").map(|h| h.header.clone());
+        assert_eq!(header.unwrap(), "127.0.0.1", "{err:?}");
+        let Ok(listener) = tokio::net::TcpListener::bind("[::1]:0").await else {
+            eprintln!("skipping the IPv6 part: no IPv6 loopback here");
+            return;
+        };
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let (read, mut write) = socket.into_split();
+            let mut lines = BufReader::new(read).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.is_empty() {
+                    write.write_all(OK).await.unwrap();
+                }
+            }
+        });
+        assert_eq!(read_to_end(&transport, &format!("http://[::1]:{port}/")).await, "{}");
+    }
+
+    #[tokio::test]
     async fn a_url_without_a_host_is_a_builder_error() {
         let pool = PlainPool::default();
         let request = http::Request::get("/v1/models").body(Bytes::new()).unwrap();
