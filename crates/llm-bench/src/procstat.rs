@@ -1,4 +1,5 @@
-//! Reads a process's CPU time and RSS from `/proc` (Linux; `None` elsewhere).
+//! Reads a process's CPU time and RSS, and the machine's CPU model, from `/proc` (Linux; `None`
+//! or empty elsewhere).
 
 /// User plus system CPU time of `pid`, in clock ticks.
 pub fn cpu_ticks(pid: u32) -> Option<u64> {
@@ -46,4 +47,31 @@ pub fn ticks_per_second() -> f64 {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(100.0)
+}
+
+/// The machine's CPU model and how many CPUs it has (`/proc/cpuinfo`), e.g. `AMD EPYC × 2`;
+/// empty when the kernel does not say.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo").map(|info| parse_cpu_model(&info)).unwrap_or_default()
+}
+
+/// Parses the first `model name` and the number of `processor` entries from a `/proc/cpuinfo`
+/// text.
+///
+/// ```
+/// let info = "processor\t: 0\nmodel name\t: AMD EPYC\n\nprocessor\t: 1\nmodel name\t: AMD EPYC\n";
+/// assert_eq!(llm_bench::procstat::parse_cpu_model(info), "AMD EPYC × 2");
+/// assert_eq!(llm_bench::procstat::parse_cpu_model(""), "");
+/// ```
+pub fn parse_cpu_model(info: &str) -> String {
+    let value = |line: &str, key: &str| {
+        let (name, value) = line.split_once(':')?;
+        (name.trim() == key).then(|| value.trim().to_owned())
+    };
+    let count = info.lines().filter(|l| value(l, "processor").is_some()).count();
+    match info.lines().find_map(|l| value(l, "model name")) {
+        Some(model) if count > 0 => format!("{model} × {count}"),
+        Some(model) => model,
+        None => String::new(),
+    }
 }

@@ -59,9 +59,12 @@ pub fn markdown(r: &BenchResults) -> String {
         if r.pinned { "yes" } else { "no" }
     );
     let idle = if r.cpuidle.is_empty() { "unknown" } else { r.cpuidle.as_str() };
+    let cpu = if r.cpu.is_empty() { "unknown" } else { r.cpu.as_str() };
     let _ = match r.cpu_dma_latency_us {
-        Some(us) => writeln!(out, "CPU idle driver: {idle}; idle CPUs held at ≤ {us} µs wake-up latency\n"),
-        None => writeln!(out, "CPU idle driver: {idle}; wake-up latency not held\n"),
+        Some(us) => {
+            writeln!(out, "CPU: {cpu}; idle driver: {idle}; idle CPUs held at ≤ {us} µs wake-up latency\n")
+        }
+        None => writeln!(out, "CPU: {cpu}; idle driver: {idle}; wake-up latency not held\n"),
     };
     out.push_str("| Request scenario | gateway req/s | direct p50 / p99 / max (µs) | gateway p50 / p99 / max (µs) | added p50 / p99 / max (µs) | byte relay added p50 / p99 (µs) | errors direct / gateway | generator lag p99 direct / gateway (µs) | gateway CPU | gateway RSS |\n");
     out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");

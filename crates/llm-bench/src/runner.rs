@@ -124,6 +124,9 @@ pub struct BenchResults {
     /// The CPU idle driver and governor (e.g. `haltpoll / haltpoll`).
     #[serde(default)]
     pub cpuidle: String,
+    /// The CPU model and count (e.g. `AMD EPYC × 2`): runs on different machines differ.
+    #[serde(default)]
+    pub cpu: String,
     /// Scenario 1: concurrency 1, mock delay 0.
     pub concurrency1: Pair,
     /// Scenario 2: fixed rates.
@@ -490,6 +493,7 @@ pub async fn run(opts: &RunOptions) -> Result<BenchResults, RunError> {
         pinned: opts.pin,
         cpu_dma_latency_us: opts.cpu_dma_latency_us,
         cpuidle: crate::cpu_latency::idle_driver(),
+        cpu: crate::procstat::cpu_model(),
         load_average: vec![load_average()],
         paced_interval_ms: paced_interval.as_millis() as u64,
         ..BenchResults::default()

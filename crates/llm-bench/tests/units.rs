@@ -118,15 +118,21 @@ fn markdown_says_whether_idle_cpus_were_kept_awake() {
     let mut results = sample_results();
     results.cpuidle = "haltpoll / haltpoll".into();
     let md = report::markdown(&results);
-    assert!(md.contains("CPU idle driver: haltpoll / haltpoll; wake-up latency not held"), "{md}");
+    assert!(md.contains("CPU: unknown; idle driver: haltpoll / haltpoll; wake-up latency not held"), "{md}");
+    results.cpu = "AMD EPYC × 2".into();
+    let md = report::markdown(&results);
+    assert!(md.contains("CPU: AMD EPYC × 2; idle driver: haltpoll"), "{md}");
     results.cpu_dma_latency_us = Some(0);
     let md = report::markdown(&results);
     assert!(md.contains("idle CPUs held at ≤ 0 µs wake-up latency"), "{md}");
     // Results written before these fields existed still load.
     let mut json = serde_json::to_value(sample_results()).unwrap();
-    json.as_object_mut().unwrap().retain(|k, _| k != "cpu_dma_latency_us" && k != "cpuidle");
+    json.as_object_mut()
+        .unwrap()
+        .retain(|k, _| !["cpu_dma_latency_us", "cpuidle", "cpu"].contains(&k.as_str()));
     let old: BenchResults = serde_json::from_value(json).unwrap();
     assert_eq!(old.cpu_dma_latency_us, None);
+    assert_eq!(old.cpu, "");
 }
 
 #[test]
