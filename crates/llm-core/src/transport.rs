@@ -200,6 +200,8 @@ enum BodyInner {
         body: hyper::body::Incoming,
         lent: Option<plain::Lent>,
     },
+    /// A plain body handed to [`plain::finish_in_background`] on drop.
+    Gone,
     Hyper(hyper::body::Incoming),
     Reqwest(reqwest::Body),
 }
@@ -228,6 +230,7 @@ impl Body for UpstreamBody {
                 }
                 frame.map_err(|e| TransportError(ErrorInner::Body(e)))
             }
+            BodyInner::Gone => Poll::Ready(None),
             BodyInner::Hyper(body) => {
                 Pin::new(body).poll_frame(cx).map_err(|e| TransportError(ErrorInner::Body(e)))
             }
@@ -239,6 +242,7 @@ impl Body for UpstreamBody {
         match &self.0 {
             BodyInner::Plain { body, .. } | BodyInner::Hyper(body) => body.is_end_stream(),
             BodyInner::Reqwest(body) => body.is_end_stream(),
+            BodyInner::Gone => true,
         }
     }
 
@@ -246,6 +250,21 @@ impl Body for UpstreamBody {
         match &self.0 {
             BodyInner::Plain { body, .. } | BodyInner::Hyper(body) => body.size_hint(),
             BodyInner::Reqwest(body) => body.size_hint(),
+            BodyInner::Gone => SizeHint::with_exact(0),
+        }
+    }
+}
+
+impl Drop for UpstreamBody {
+    /// A plain body dropped before its end (a stream parser stops at its last event, before the
+    /// chunked body's terminator has been read) may still be at its end: if nothing but the end
+    /// follows, its connection serves another request instead of closing.
+    fn drop(&mut self) {
+        if matches!(self.0, BodyInner::Plain { lent: Some(_), .. })
+            && let BodyInner::Plain { body, lent: Some(lent) } =
+                std::mem::replace(&mut self.0, BodyInner::Gone)
+        {
+            plain::finish_in_background(body, lent);
         }
     }
 }

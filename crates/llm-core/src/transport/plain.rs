@@ -5,7 +5,10 @@
 //! back once the response head has arrived and the body is still unread), a connector clone
 //! and a race between checkout and connect. Here a request takes the newest idle connection to
 //! its host (or opens one), and the response body hands the connection back when it ends: no
-//! task, no race. A connection the body did not read to its end is closed, as with hyper-util.
+//! task, no race. A body dropped before its end (stream parsers stop at the last event, before
+//! the chunked terminator arrives) leaves a task to read the rest: if only the end follows, within
+//! a second, the connection is pooled again; otherwise it is closed (hyper-util closes it always,
+//! so every stream opened a new connection).
 //!
 //! Idle connections are dropped after [`POOL_IDLE_TIMEOUT`](crate::POOL_IDLE_TIMEOUT) and beyond
 //! [`POOL_MAX_IDLE_PER_HOST`](crate::POOL_MAX_IDLE_PER_HOST) per host; a request that a reused
@@ -85,6 +88,33 @@ impl Lent {
             idle.push(Idle { sender: self.sender, since: Instant::now() });
         }
     }
+}
+
+/// How long a body dropped before its end may take to end before its connection is closed.
+const FINISH_WITHIN: Duration = Duration::from_secs(1);
+
+/// Reads what is left of a body its reader dropped early, on a task of its own: when the body
+/// ends within [`FINISH_WITHIN`] with no more data (a stream's last event was read, only the end
+/// of the chunked framing was not), the connection goes back to the pool; any data (the reader
+/// gave up on an answer still coming), an error or the time limit closes it.
+pub(super) fn finish_in_background(body: hyper::body::Incoming, lent: Lent) {
+    use http_body_util::BodyExt;
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+    runtime.spawn(async move {
+        let mut body = body;
+        let rest = async {
+            loop {
+                match body.frame().await {
+                    None => return true,
+                    Some(Ok(frame)) if frame.data_ref().is_none_or(|data| data.is_empty()) => {}
+                    Some(_) => return false,
+                }
+            }
+        };
+        if let Ok(true) = tokio::time::timeout(FINISH_WITHIN, rest).await {
+            lent.give_back();
+        }
+    });
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -351,6 +381,86 @@ mod tests {
         drop((response, lent));
         assert_eq!(pool.idle(&authority), 0);
         let _ = get(&pool, &url).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    /// A chunked answer: one event, then (after `gap`) `rest` and the terminator.
+    async fn chunked_server(gap: Duration, rest: &'static str) -> (u16, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let (read, mut write) = socket.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if !line.is_empty() {
+                            continue;
+                        }
+                        let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+                        let first = "e\r\ndata: [DONE]\n\n\r\n";
+                        if write.write_all(format!("{head}{first}").as_bytes()).await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(gap).await;
+                        let rest = if rest.is_empty() {
+                            String::new()
+                        } else {
+                            format!("{:x}\r\n{rest}\r\n", rest.len())
+                        };
+                        if write.write_all(format!("{rest}0\r\n\r\n").as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (port, accepted)
+    }
+
+    /// Reads a body's first frame only, as a stream parser stopping at its last event does.
+    async fn read_first_frame_and_drop(transport: &Transport, url: &str) {
+        let request = http::Request::get(url).body(Bytes::new()).unwrap();
+        let mut body = transport.send(request).await.unwrap().into_body();
+        let frame = body.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), "data: [DONE]\n\n");
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_when_only_its_end_is_left_returns_its_connection() {
+        let (port, accepted) = chunked_server(Duration::from_millis(20), "").await;
+        let transport = hyper_transport();
+        let url = format!("http://127.0.0.1:{port}/");
+        for _ in 0..3 {
+            read_first_frame_and_drop(&transport, &url).await;
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_with_data_left_closes_its_connection() {
+        let (port, accepted) = chunked_server(Duration::from_millis(20), "data: more").await;
+        let transport = hyper_transport();
+        let url = format!("http://127.0.0.1:{port}/");
+        for _ in 0..3 {
+            read_first_frame_and_drop(&transport, &url).await;
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_that_does_not_end_in_time_closes_its_connection() {
+        let (port, accepted) = chunked_server(Duration::from_millis(1500), "").await;
+        let transport = hyper_transport();
+        let url = format!("http://127.0.0.1:{port}/");
+        read_first_frame_and_drop(&transport, &url).await;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        read_first_frame_and_drop(&transport, &url).await;
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 
