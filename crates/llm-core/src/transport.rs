@@ -145,7 +145,7 @@ impl Transport {
                     .request(request.map(Full::new))
                     .await
                     .map_err(|e| TransportError(ErrorInner::Client(e)))?;
-                Ok(response.map(|b| UpstreamBody(BodyInner::Hyper(b))))
+                Ok(response.map(|body| UpstreamBody(BodyInner::Hyper { body, ended: false })))
             }
             Inner::Reqwest(client) => {
                 let request = reqwest::Request::try_from(request).map_err(TransportError::reqwest)?;
@@ -200,9 +200,13 @@ enum BodyInner {
         body: hyper::body::Incoming,
         lent: Option<plain::Lent>,
     },
-    /// A plain body handed to [`plain::finish_in_background`] on drop.
+    /// A body handed to [`plain::finish_in_background`] on drop.
     Gone,
-    Hyper(hyper::body::Incoming),
+    /// From hyper-util's client; `ended` once its end has been read.
+    Hyper {
+        body: hyper::body::Incoming,
+        ended: bool,
+    },
     Reqwest(reqwest::Body),
 }
 
@@ -231,8 +235,14 @@ impl Body for UpstreamBody {
                 frame.map_err(|e| TransportError(ErrorInner::Body(e)))
             }
             BodyInner::Gone => Poll::Ready(None),
-            BodyInner::Hyper(body) => {
-                Pin::new(body).poll_frame(cx).map_err(|e| TransportError(ErrorInner::Body(e)))
+            BodyInner::Hyper { body, ended } => {
+                let frame = Pin::new(&mut *body).poll_frame(cx);
+                *ended |= match &frame {
+                    Poll::Ready(Some(Ok(_))) => body.is_end_stream(),
+                    Poll::Pending => false,
+                    Poll::Ready(None | Some(Err(_))) => true,
+                };
+                frame.map_err(|e| TransportError(ErrorInner::Body(e)))
             }
             BodyInner::Reqwest(body) => Pin::new(body).poll_frame(cx).map_err(TransportError::reqwest),
         }
@@ -240,7 +250,7 @@ impl Body for UpstreamBody {
 
     fn is_end_stream(&self) -> bool {
         match &self.0 {
-            BodyInner::Plain { body, .. } | BodyInner::Hyper(body) => body.is_end_stream(),
+            BodyInner::Plain { body, .. } | BodyInner::Hyper { body, .. } => body.is_end_stream(),
             BodyInner::Reqwest(body) => body.is_end_stream(),
             BodyInner::Gone => true,
         }
@@ -248,7 +258,7 @@ impl Body for UpstreamBody {
 
     fn size_hint(&self) -> SizeHint {
         match &self.0 {
-            BodyInner::Plain { body, .. } | BodyInner::Hyper(body) => body.size_hint(),
+            BodyInner::Plain { body, .. } | BodyInner::Hyper { body, .. } => body.size_hint(),
             BodyInner::Reqwest(body) => body.size_hint(),
             BodyInner::Gone => SizeHint::with_exact(0),
         }
@@ -256,15 +266,19 @@ impl Body for UpstreamBody {
 }
 
 impl Drop for UpstreamBody {
-    /// A plain body dropped before its end (a stream parser stops at its last event, before the
+    /// A body dropped before its end (a stream parser stops at its last event, before the
     /// chunked body's terminator has been read) may still be at its end: if nothing but the end
     /// follows, its connection serves another request instead of closing.
     fn drop(&mut self) {
-        if matches!(self.0, BodyInner::Plain { lent: Some(_), .. })
-            && let BodyInner::Plain { body, lent: Some(lent) } =
-                std::mem::replace(&mut self.0, BodyInner::Gone)
-        {
-            plain::finish_in_background(body, lent);
+        let unfinished =
+            matches!(self.0, BodyInner::Plain { lent: Some(_), .. } | BodyInner::Hyper { ended: false, .. });
+        if unfinished {
+            match std::mem::replace(&mut self.0, BodyInner::Gone) {
+                BodyInner::Plain { body, lent } => plain::finish_in_background(body, lent),
+                // hyper-util's pool takes the connection back once the body has ended.
+                BodyInner::Hyper { body, .. } => plain::finish_in_background(body, None),
+                _ => {}
+            }
         }
     }
 }

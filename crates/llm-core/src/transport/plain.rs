@@ -95,9 +95,10 @@ const FINISH_WITHIN: Duration = Duration::from_secs(1);
 
 /// Reads what is left of a body its reader dropped early, on a task of its own: when the body
 /// ends within [`FINISH_WITHIN`] with no more data (a stream's last event was read, only the end
-/// of the chunked framing was not), the connection goes back to the pool; any data (the reader
-/// gave up on an answer still coming), an error or the time limit closes it.
-pub(super) fn finish_in_background(body: hyper::body::Incoming, lent: Lent) {
+/// of the chunked framing was not), the connection goes back to its pool (`lent`'s, or
+/// hyper-util's, which watches the body end); any data (the reader gave up on an answer still
+/// coming), an error or the time limit closes it.
+pub(super) fn finish_in_background(body: hyper::body::Incoming, lent: Option<Lent>) {
     use http_body_util::BodyExt;
     let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
     runtime.spawn(async move {
@@ -111,7 +112,7 @@ pub(super) fn finish_in_background(body: hyper::body::Incoming, lent: Lent) {
                 }
             }
         };
-        if let Ok(true) = tokio::time::timeout(FINISH_WITHIN, rest).await {
+        if let (Ok(true), Some(lent)) = (tokio::time::timeout(FINISH_WITHIN, rest).await, lent) {
             lent.give_back();
         }
     });
@@ -429,28 +430,45 @@ mod tests {
         assert_eq!(frame.into_data().unwrap(), "data: [DONE]\n\n");
     }
 
-    #[tokio::test]
-    async fn a_body_dropped_when_only_its_end_is_left_returns_its_connection() {
-        let (port, accepted) = chunked_server(Duration::from_millis(20), "").await;
+    /// How many connections three requests open whose bodies are dropped after their first
+    /// frame, when `rest` follows 20 ms later.
+    async fn connections_for_three_dropped_bodies(rest: &'static str) -> usize {
+        let (port, accepted) = chunked_server(Duration::from_millis(20), rest).await;
         let transport = hyper_transport();
         let url = format!("http://127.0.0.1:{port}/");
         for _ in 0..3 {
             read_first_frame_and_drop(&transport, &url).await;
             tokio::time::sleep(Duration::from_millis(60)).await;
         }
-        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        accepted.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_when_only_its_end_is_left_returns_its_connection() {
+        assert_eq!(connections_for_three_dropped_bodies("").await, 1);
     }
 
     #[tokio::test]
     async fn a_body_dropped_with_data_left_closes_its_connection() {
-        let (port, accepted) = chunked_server(Duration::from_millis(20), "data: more").await;
-        let transport = hyper_transport();
-        let url = format!("http://127.0.0.1:{port}/");
+        assert_eq!(connections_for_three_dropped_bodies("data: more").await, 3);
+    }
+
+    #[tokio::test]
+    async fn hyper_util_bodies_dropped_when_only_their_end_is_left_keep_their_connection() {
+        let (port, accepted) = chunked_server(Duration::from_millis(20), "").await;
+        let client = crate::transport::hyper_client().unwrap();
         for _ in 0..3 {
-            read_first_frame_and_drop(&transport, &url).await;
+            let request =
+                http::Request::get(format!("http://127.0.0.1:{port}/")).body(Full::new(Bytes::new()));
+            let response = client.request(request.unwrap()).await.unwrap();
+            let ended = false;
+            let mut body =
+                UpstreamBody(crate::transport::BodyInner::Hyper { body: response.into_body(), ended });
+            assert_eq!(body.frame().await.unwrap().unwrap().into_data().unwrap(), "data: [DONE]\n\n");
+            drop(body);
             tokio::time::sleep(Duration::from_millis(60)).await;
         }
-        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
