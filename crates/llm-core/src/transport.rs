@@ -137,7 +137,7 @@ impl Transport {
         match &self.0 {
             Inner::Hyper(clients) if request.uri().scheme() == Some(&http::uri::Scheme::HTTP) => {
                 let (response, lent) = clients.plain.send(request).await?;
-                Ok(response.map(|body| UpstreamBody(BodyInner::Plain { body, lent })))
+                Ok(response.map(|body| UpstreamBody::hyper(body, lent)))
             }
             Inner::Hyper(clients) => {
                 let response = clients
@@ -145,7 +145,7 @@ impl Transport {
                     .request(request.map(Full::new))
                     .await
                     .map_err(|e| TransportError(ErrorInner::Client(e)))?;
-                Ok(response.map(|body| UpstreamBody(BodyInner::Hyper { body, ended: false })))
+                Ok(response.map(|body| UpstreamBody::hyper(body, None)))
             }
             Inner::Reqwest(client) => {
                 let request = reqwest::Request::try_from(request).map_err(TransportError::reqwest)?;
@@ -195,18 +195,15 @@ pub struct UpstreamBody(BodyInner);
 
 #[derive(Debug)]
 enum BodyInner {
-    /// From the plain pool, with the connection to hand back when the body ends.
-    Plain {
-        body: hyper::body::Incoming,
-        lent: Option<plain::Lent>,
-    },
-    /// A body handed to [`plain::finish_in_background`] on drop.
-    Gone,
-    /// From hyper-util's client; `ended` once its end has been read.
+    /// From hyper, read until `ended`; a body from the plain pool lends its connection, to hand
+    /// back when the body ends.
     Hyper {
         body: hyper::body::Incoming,
         ended: bool,
+        lent: Option<plain::Lent>,
     },
+    /// A body handed to [`finish_in_background`] on drop.
+    Gone,
     Reqwest(reqwest::Body),
 }
 
@@ -219,38 +216,33 @@ impl Body for UpstreamBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, TransportError>>> {
         match &mut self.get_mut().0 {
-            BodyInner::Plain { body, lent } => {
+            BodyInner::Hyper { body, ended, lent } => {
                 let frame = Pin::new(&mut *body).poll_frame(cx);
-                match &frame {
-                    Poll::Ready(Some(Ok(_))) if !body.is_end_stream() => {}
-                    Poll::Pending => {}
-                    // The body ended: the connection is free for the next request.
-                    Poll::Ready(None | Some(Ok(_))) => {
-                        if let Some(lent) = lent.take() {
-                            lent.give_back();
-                        }
+                let end = match &frame {
+                    Poll::Pending => false,
+                    Poll::Ready(Some(Ok(_))) => body.is_end_stream(),
+                    Poll::Ready(None | Some(Err(_))) => true,
+                };
+                if end {
+                    *ended = true;
+                    // A plain-pool connection is free for the next request, unless it failed.
+                    let failed = matches!(frame, Poll::Ready(Some(Err(_))));
+                    if let Some(lent) = lent.take()
+                        && !failed
+                    {
+                        lent.give_back();
                     }
-                    Poll::Ready(Some(Err(_))) => *lent = None,
                 }
                 frame.map_err(|e| TransportError(ErrorInner::Body(e)))
             }
             BodyInner::Gone => Poll::Ready(None),
-            BodyInner::Hyper { body, ended } => {
-                let frame = Pin::new(&mut *body).poll_frame(cx);
-                *ended |= match &frame {
-                    Poll::Ready(Some(Ok(_))) => body.is_end_stream(),
-                    Poll::Pending => false,
-                    Poll::Ready(None | Some(Err(_))) => true,
-                };
-                frame.map_err(|e| TransportError(ErrorInner::Body(e)))
-            }
             BodyInner::Reqwest(body) => Pin::new(body).poll_frame(cx).map_err(TransportError::reqwest),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match &self.0 {
-            BodyInner::Plain { body, .. } | BodyInner::Hyper { body, .. } => body.is_end_stream(),
+            BodyInner::Hyper { body, .. } => body.is_end_stream(),
             BodyInner::Reqwest(body) => body.is_end_stream(),
             BodyInner::Gone => true,
         }
@@ -258,7 +250,7 @@ impl Body for UpstreamBody {
 
     fn size_hint(&self) -> SizeHint {
         match &self.0 {
-            BodyInner::Plain { body, .. } | BodyInner::Hyper { body, .. } => body.size_hint(),
+            BodyInner::Hyper { body, .. } => body.size_hint(),
             BodyInner::Reqwest(body) => body.size_hint(),
             BodyInner::Gone => SizeHint::with_exact(0),
         }
@@ -270,20 +262,47 @@ impl Drop for UpstreamBody {
     /// chunked body's terminator has been read) may still be at its end: if nothing but the end
     /// follows, its connection serves another request instead of closing.
     fn drop(&mut self) {
-        let unfinished =
-            matches!(self.0, BodyInner::Plain { lent: Some(_), .. } | BodyInner::Hyper { ended: false, .. });
-        if unfinished {
-            match std::mem::replace(&mut self.0, BodyInner::Gone) {
-                BodyInner::Plain { body, lent } => plain::finish_in_background(body, lent),
-                // hyper-util's pool takes the connection back once the body has ended.
-                BodyInner::Hyper { body, .. } => plain::finish_in_background(body, None),
-                _ => {}
-            }
+        if let BodyInner::Hyper { ended: false, .. } = self.0
+            && let BodyInner::Hyper { body, lent, .. } = std::mem::replace(&mut self.0, BodyInner::Gone)
+        {
+            finish_in_background(body, lent);
         }
     }
 }
 
+/// How long a body dropped before its end may take to end before its connection is closed.
+const FINISH_WITHIN: Duration = Duration::from_secs(1);
+
+/// Reads what is left of a body its reader dropped early, on a task of its own: when the body
+/// ends within [`FINISH_WITHIN`] with no more data (a stream's last event was read, only the end
+/// of the chunked framing was not), the connection goes back to its pool (`lent`'s, or
+/// hyper-util's, which watches the body end); any data (the reader gave up on an answer still
+/// coming), an error or the time limit closes it.
+fn finish_in_background(body: hyper::body::Incoming, lent: Option<plain::Lent>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+    runtime.spawn(async move {
+        let mut body = body;
+        let rest = async {
+            loop {
+                match body.frame().await {
+                    None => return true,
+                    Some(Ok(frame)) if frame.data_ref().is_none_or(|data| data.is_empty()) => {}
+                    Some(_) => return false,
+                }
+            }
+        };
+        if let (Ok(true), Some(lent)) = (tokio::time::timeout(FINISH_WITHIN, rest).await, lent) {
+            lent.give_back();
+        }
+    });
+}
+
 impl UpstreamBody {
+    /// A body from hyper; `lent` when its connection came from the plain pool.
+    fn hyper(body: hyper::body::Incoming, lent: Option<plain::Lent>) -> Self {
+        Self(BodyInner::Hyper { ended: body.is_end_stream(), body, lent })
+    }
+
     /// Reads the whole body.
     pub async fn bytes(self) -> Result<Bytes, TransportError> {
         Ok(self.collect().await?.to_bytes())

@@ -90,34 +90,6 @@ impl Lent {
     }
 }
 
-/// How long a body dropped before its end may take to end before its connection is closed.
-const FINISH_WITHIN: Duration = Duration::from_secs(1);
-
-/// Reads what is left of a body its reader dropped early, on a task of its own: when the body
-/// ends within [`FINISH_WITHIN`] with no more data (a stream's last event was read, only the end
-/// of the chunked framing was not), the connection goes back to its pool (`lent`'s, or
-/// hyper-util's, which watches the body end); any data (the reader gave up on an answer still
-/// coming), an error or the time limit closes it.
-pub(super) fn finish_in_background(body: hyper::body::Incoming, lent: Option<Lent>) {
-    use http_body_util::BodyExt;
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-    runtime.spawn(async move {
-        let mut body = body;
-        let rest = async {
-            loop {
-                match body.frame().await {
-                    None => return true,
-                    Some(Ok(frame)) if frame.data_ref().is_none_or(|data| data.is_empty()) => {}
-                    Some(_) => return false,
-                }
-            }
-        };
-        if let (Ok(true), Some(lent)) = (tokio::time::timeout(FINISH_WITHIN, rest).await, lent) {
-            lent.give_back();
-        }
-    });
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -179,10 +151,7 @@ impl PlainPool {
             return Err(TransportError(ErrorInner::NoHost));
         }
         let port = authority.port_u16().unwrap_or(80);
-        let header = match authority.port_u16() {
-            Some(p) if p != 80 => format!("{name}:{p}"),
-            _ => name.to_owned(),
-        };
+        let header = if port == 80 { name.to_owned() } else { format!("{name}:{port}") };
         let host = Arc::new(Host {
             name: name.trim_start_matches('[').trim_end_matches(']').into(),
             port,
@@ -373,7 +342,7 @@ mod tests {
         let authority = format!("127.0.0.1:{port}");
         let (response, lent) = get(&pool, &url).await;
         assert_eq!(pool.idle(&authority), 0);
-        let body = UpstreamBody(crate::transport::BodyInner::Plain { body: response.into_body(), lent });
+        let body = UpstreamBody::hyper(response.into_body(), lent);
         assert_eq!(body.bytes().await.unwrap(), "{}");
         assert_eq!(pool.idle(&authority), 1);
         let (response, lent) = get(&pool, &url).await;
@@ -461,9 +430,7 @@ mod tests {
             let request =
                 http::Request::get(format!("http://127.0.0.1:{port}/")).body(Full::new(Bytes::new()));
             let response = client.request(request.unwrap()).await.unwrap();
-            let ended = false;
-            let mut body =
-                UpstreamBody(crate::transport::BodyInner::Hyper { body: response.into_body(), ended });
+            let mut body = UpstreamBody::hyper(response.into_body(), None);
             assert_eq!(body.frame().await.unwrap().unwrap().into_data().unwrap(), "data: [DONE]\n\n");
             drop(body);
             tokio::time::sleep(Duration::from_millis(60)).await;
@@ -512,7 +479,7 @@ mod tests {
         let pool = PlainPool::new(Duration::from_millis(100));
         let authority = format!("127.0.0.1:{port}");
         let (response, lent) = get(&pool, &format!("http://{authority}/")).await;
-        let body = UpstreamBody(crate::transport::BodyInner::Plain { body: response.into_body(), lent });
+        let body = UpstreamBody::hyper(response.into_body(), lent);
         body.collect().await.unwrap();
         assert_eq!(pool.idle(&authority), 1);
         tokio::time::timeout(Duration::from_secs(5), closed.recv()).await.unwrap().unwrap();
@@ -542,16 +509,14 @@ mod tests {
                 // A connection pooled by the previous runtime died with it; this one opens
                 // another and starts a reaper of its own, which closes it once idle.
                 let (response, lent) = get(&pool, &url).await;
-                let body =
-                    UpstreamBody(crate::transport::BodyInner::Plain { body: response.into_body(), lent });
+                let body = UpstreamBody::hyper(response.into_body(), lent);
                 assert_eq!(body.bytes().await.unwrap(), "{}");
                 assert_eq!(pool.idle(&authority), 1);
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 assert_eq!(pool.idle(&authority), 0);
                 // Pooled again, then left behind when this runtime ends.
                 let (response, lent) = get(&pool, &url).await;
-                let body =
-                    UpstreamBody(crate::transport::BodyInner::Plain { body: response.into_body(), lent });
+                let body = UpstreamBody::hyper(response.into_body(), lent);
                 body.bytes().await.unwrap();
                 assert_eq!(pool.idle(&authority), 1);
             });
