@@ -385,6 +385,9 @@ impl Access {
 
     /// Counts tokens really used by `caller` against its tokens-per-minute limits.
     pub(crate) fn record_tokens(&self, caller: &Caller, tokens: u64) {
+        if !self.limiter.counts_tokens() {
+            return;
+        }
         let mut scopes = Vec::with_capacity(2);
         scopes.extend(caller.key_id.as_ref().map(|k| format!("key:{k}")));
         scopes.extend(caller.team_id.as_ref().map(|t| format!("team:{t}")));

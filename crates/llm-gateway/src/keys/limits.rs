@@ -3,6 +3,7 @@
 //! a request happen under one lock, so concurrent requests cannot together pass a limit.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,6 +35,10 @@ pub(crate) struct LimitRefusal {
 #[derive(Default)]
 struct Usage {
     requests: VecDeque<Instant>,
+    /// Whether the scope's last admission had a tokens-per-minute limit: only then are its
+    /// tokens kept (a caller without one, the master key say, would otherwise keep a minute of
+    /// every request's tokens).
+    counts_tokens: bool,
     tokens: VecDeque<(Instant, u64)>,
     token_sum: u64,
     in_flight: u32,
@@ -58,6 +63,9 @@ impl Usage {
 #[derive(Default)]
 pub(crate) struct Limiter {
     scopes: Mutex<HashMap<String, Usage>>,
+    /// Set once any scope has been admitted under a tokens-per-minute limit; until then
+    /// [`record_tokens`](Self::record_tokens) returns without building scope names or locking.
+    any_tpm: AtomicBool,
 }
 
 /// A request admitted: releases its parallel slots when dropped.
@@ -117,6 +125,13 @@ impl Limiter {
         let mut parallel = Vec::new();
         for l in limits {
             let u = map.entry_ref(l.scope.as_str()).or_default();
+            u.counts_tokens = l.tpm.is_some();
+            if u.counts_tokens {
+                self.any_tpm.store(true, Ordering::Relaxed);
+            } else {
+                u.tokens.clear();
+                u.token_sum = 0;
+            }
             if l.rpm.is_some() {
                 u.requests.push_back(now);
             }
@@ -128,15 +143,21 @@ impl Limiter {
         Ok(Admission { limiter: Arc::clone(self), parallel })
     }
 
-    /// Counts `tokens` really used against `scopes` (for tokens-per-minute limits).
+    /// Whether any scope counts tokens (has been admitted under a tokens-per-minute limit).
+    pub(crate) fn counts_tokens(&self) -> bool {
+        self.any_tpm.load(Ordering::Relaxed)
+    }
+
+    /// Counts `tokens` really used against those of `scopes` whose last admission had a
+    /// tokens-per-minute limit; other scopes keep nothing.
     pub(crate) fn record_tokens(&self, scopes: &[String], tokens: u64) {
-        if tokens == 0 {
+        if tokens == 0 || !self.counts_tokens() {
             return;
         }
         let now = Instant::now();
         let mut map = self.lock();
         for scope in scopes {
-            let u = map.entry_ref(scope.as_str()).or_default();
+            let Some(u) = map.get_mut(scope.as_str()).filter(|u| u.counts_tokens) else { continue };
             u.expire(now);
             u.tokens.push_back((now, tokens));
             u.token_sum = u.token_sum.saturating_add(tokens);
@@ -176,6 +197,41 @@ mod tests {
         assert_eq!(l.admit(&rules).err().unwrap().limit, "tpm");
         tokio::time::advance(WINDOW).await;
         assert!(l.admit(&rules).is_ok());
+    }
+
+    /// Tokens are kept only for scopes admitted under a tokens-per-minute limit: the master key
+    /// (never admitted) and keys without one keep nothing, however many requests they make.
+    #[tokio::test(start_paused = true)]
+    async fn only_scopes_with_a_tpm_limit_keep_tokens() {
+        let l = Arc::new(Limiter::default());
+        for _ in 0..1_000 {
+            l.record_tokens(&["key:master".into()], 10);
+        }
+        assert!(!l.counts_tokens());
+        assert!(l.lock().is_empty(), "a scope never admitted has no entry");
+
+        l.admit(&limits(Some(1_000), None, None)).unwrap();
+        l.admit(&[ScopeLimits { scope: "key:b".into(), tpm: Some(50), ..ScopeLimits::default() }]).unwrap();
+        assert!(l.counts_tokens());
+        for _ in 0..1_000 {
+            l.record_tokens(&["key:a".into(), "key:b".into(), "key:master".into()], 10);
+        }
+        let map = l.lock();
+        assert!(map["key:a"].tokens.is_empty(), "no tpm limit: nothing kept");
+        assert_eq!(map["key:b"].token_sum, 10_000);
+        assert!(!map.contains_key("key:master"));
+    }
+
+    /// A scope whose tpm limit is removed forgets its tokens at its next admission.
+    #[tokio::test(start_paused = true)]
+    async fn a_removed_tpm_limit_forgets_the_tokens() {
+        let l = Arc::new(Limiter::default());
+        l.admit(&limits(None, Some(100), None)).unwrap();
+        l.record_tokens(&["key:a".into()], 100);
+        assert_eq!(l.admit(&limits(None, Some(100), None)).err().unwrap().limit, "tpm");
+        l.admit(&limits(None, None, None)).unwrap();
+        assert_eq!(l.lock()["key:a"].token_sum, 0);
+        assert!(l.admit(&limits(None, Some(100), None)).is_ok());
     }
 
     #[tokio::test(start_paused = true)]
