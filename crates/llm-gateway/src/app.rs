@@ -289,20 +289,24 @@ impl Gateway {
     /// The HTTP application (every route, with and without `/v1`).
     pub fn http_router(&self) -> HttpRouter {
         let state = Arc::clone(&self.state);
-        let api = HttpRouter::new()
-            .route("/chat/completions", post(chat))
-            .route("/embeddings", post(embeddings))
-            .route("/models", get(models))
-            .route("/messages", post(messages))
-            .route_layer(middleware::from_fn_with_state(Arc::clone(&state), auth));
+        // Each API route is registered twice, with and without `/v1`, rather than nested under
+        // `/v1`: a nested router rebuilds every request's URI without its prefix.
+        let mut api = HttpRouter::new();
+        for prefix in ["", "/v1"] {
+            api = api
+                .route(&format!("{prefix}/chat/completions"), post(chat))
+                .route(&format!("{prefix}/embeddings"), post(embeddings))
+                .route(&format!("{prefix}/models"), get(models))
+                .route(&format!("{prefix}/messages"), post(messages));
+        }
+        let api = api.route_layer(middleware::from_fn_with_state(Arc::clone(&state), auth));
         let admin = crate::keys::admin::routes(Arc::clone(&state.access))
             .route("/spend/logs", get(spend_logs))
             .route("/spend/report", get(spend_report))
             .route_layer(middleware::from_fn(admin_only))
             .route_layer(middleware::from_fn_with_state(Arc::clone(&state), auth));
         HttpRouter::new()
-            .merge(api.clone())
-            .nest("/v1", api)
+            .merge(api)
             .merge(admin)
             .route("/health/liveliness", get(|| async { "I'm alive!" }))
             .route("/health/readiness", get(readiness))

@@ -331,6 +331,36 @@ async fn callers_need_the_master_key() {
     gw.stop().await;
 }
 
+/// Every API route answers with and without `/v1`, and each of them wants the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_routes_answer_with_and_without_v1_and_all_want_the_key() {
+    let upstream = MockServer::start().await;
+    let gw = TestGateway::start(&config(&[("gpt-4o", &upstream.url())], "")).await;
+    let client = reqwest::Client::new();
+    for prefix in ["", "/v1"] {
+        for (path, post) in
+            [("/chat/completions", true), ("/embeddings", true), ("/messages", true), ("/models", false)]
+        {
+            let url = format!("{}{prefix}{path}", gw.url);
+            let anonymous = if post { client.post(&url).json(&json!({})) } else { client.get(&url) };
+            assert_eq!(anonymous.send().await.unwrap().status(), 401, "{prefix}{path}");
+            // With the key, a route that exists answers anything but 404 (an empty body is a
+            // 400 or 422; `/models` is 200).
+            let keyed = if post {
+                gw.post(&format!("{prefix}{path}"), &json!({}))
+            } else {
+                gw.get(&format!("{prefix}{path}"))
+            };
+            let status = keyed.send().await.unwrap().status();
+            assert_ne!(status, 404, "{prefix}{path}");
+            assert!(if post { status.is_client_error() } else { status == 200 }, "{prefix}{path}: {status}");
+        }
+    }
+    assert_eq!(gw.post("/v2/chat/completions", &json!({})).send().await.unwrap().status(), 404);
+    assert_eq!(upstream.request_count(), 0);
+    gw.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_master_key_everyone_is_let_in() {
     let upstream = MockServer::start().await;
