@@ -63,6 +63,9 @@ pub struct OpenAi {
     /// The parsed chat URL, made on first use (OpenAI flavor only: Azure's names the model), so
     /// requests do not parse it again. Cleared when the base URL changes.
     chat_url: std::sync::OnceLock<http::Uri>,
+    /// The authentication header, made on first use (marked sensitive) so requests do not
+    /// format it again. Cleared when the key changes.
+    auth: std::sync::OnceLock<(HeaderName, HeaderValue)>,
 }
 
 impl fmt::Debug for OpenAi {
@@ -134,6 +137,7 @@ impl OpenAi {
             headers: HeaderMap::new(),
             client: Transport::default_with_env(&std_env),
             chat_url: std::sync::OnceLock::new(),
+            auth: std::sync::OnceLock::new(),
         }
     }
 
@@ -191,6 +195,7 @@ impl OpenAi {
     /// Sets the API key.
     pub fn with_api_key(mut self, key: impl Into<ApiKey>) -> Self {
         self.api_key = Some(key.into());
+        self.auth = std::sync::OnceLock::new();
         if let Flavor::Azure { entra_token, .. } = &mut self.flavor {
             *entra_token = false;
         }
@@ -224,6 +229,7 @@ impl OpenAi {
     /// of an `api-key`. Other flavors take it as their API key.
     pub fn with_azure_ad_token(mut self, token: impl Into<ApiKey>) -> Self {
         self.api_key = Some(token.into());
+        self.auth = std::sync::OnceLock::new();
         if let Flavor::Azure { entra_token, .. } = &mut self.flavor {
             *entra_token = true;
         }
@@ -320,6 +326,9 @@ impl OpenAi {
     /// The authentication header: `Authorization: Bearer …`, or `api-key` for Azure. `None`
     /// when no key is set and the vendor needs none.
     pub fn auth_header(&self) -> Result<Option<(HeaderName, HeaderValue)>, LlmError> {
+        if let Some(made) = self.auth.get() {
+            return Ok(Some(made.clone()));
+        }
         let Some(key) = &self.api_key else {
             if self.key_required {
                 return Err(LlmError::new(
@@ -346,6 +355,7 @@ impl OpenAi {
             )
         })?;
         value.set_sensitive(true);
+        let _ = self.auth.set((name.clone(), value.clone()));
         Ok(Some((name, value)))
     }
 

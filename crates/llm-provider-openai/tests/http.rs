@@ -111,6 +111,12 @@ fn azure_defaults_and_code_wins_over_env() {
     let (name, _) = from_env.with_api_key("k").auth_header().unwrap().unwrap();
     assert_eq!(name, "api-key", "a key set in code wins");
     assert!(OpenAi::azure().auth_header().is_err(), "no credentials");
+    // The header is made once; a new key makes it again.
+    let first = OpenAi::new().with_api_key("sk-first");
+    assert_eq!(first.auth_header().unwrap().unwrap().1.to_str().unwrap(), "Bearer sk-first");
+    assert_eq!(first.auth_header().unwrap().unwrap().1.to_str().unwrap(), "Bearer sk-first");
+    let second = first.with_api_key("sk-second");
+    assert_eq!(second.auth_header().unwrap().unwrap().1.to_str().unwrap(), "Bearer sk-second");
 }
 
 #[test]
