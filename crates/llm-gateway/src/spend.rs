@@ -92,8 +92,8 @@ pub struct SpendRow {
 
 impl SpendRow {
     /// The row for a spend record.
-    pub fn from_record(r: &SpendRecord) -> Self {
-        let usage = r.usage.clone().unwrap_or_default();
+    pub fn from_record(r: SpendRecord) -> Self {
+        let usage = r.usage.unwrap_or_default();
         let (status, error) = match &r.status {
             SpendStatus::Success => ("success", None),
             SpendStatus::Failed(k) => ("failed", Some(k.to_string())),
@@ -102,16 +102,16 @@ impl SpendRow {
         };
         let ms = r.started_at.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis();
         SpendRow {
-            request_id: r.request_id.clone(),
+            request_id: r.request_id,
             started_at_ms: i64::try_from(ms).unwrap_or(i64::MAX),
             day: utc_day(r.started_at),
-            key_hash: r.caller.key_id.clone(),
-            team: r.caller.team_id.clone(),
-            user: r.caller.user_id.clone(),
-            tags: r.tags.clone(),
-            model_group: r.model.clone(),
-            deployment: r.deployment.clone(),
-            provider: r.provider.clone(),
+            key_hash: r.caller.key_id,
+            team: r.caller.team_id,
+            user: r.caller.user_id,
+            tags: r.tags,
+            model_group: r.model,
+            deployment: r.deployment,
+            provider: r.provider,
             prompt_tokens: usage.prompt_tokens,
             completion_tokens: usage.completion_tokens,
             cached_tokens: usage.cached_tokens(),
@@ -698,7 +698,7 @@ pub struct SpendLog {
 
 impl SpendSink for SpendLog {
     fn record(&self, record: SpendRecord) {
-        let row = Box::new(SpendRow::from_record(&record));
+        let row = Box::new(SpendRow::from_record(record));
         match self.tx.try_send(Msg::Row(row)) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(msg)) => {
